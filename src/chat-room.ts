@@ -1,0 +1,237 @@
+/**
+ * @module chat-room
+ * One Durable Object per room: it owns the room's sockets, member set,
+ * message ids and history, and is the only place a room's messages are
+ * ordered, so every member sees the same sequence.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { roomConfig, type RoomConfig } from "./config";
+import { guestName } from "./display-name";
+import { MessageStore } from "./message-store";
+import {
+  checkMessageText,
+  parseClientFrame,
+  rateLimitedFrame,
+  type ChatFrame,
+  type ChatMessage,
+  type Member,
+  type ServerFrame,
+} from "./protocol";
+
+/** What the Worker has already validated about a joining socket. */
+export interface JoinRequest {
+  room: string;
+  name: string | null;
+  /** Opted in to presence and other rich frames. */
+  rich: boolean;
+  /** Replay messages after this id instead of the latest HISTORY_ON_JOIN. */
+  since: number | null;
+}
+
+export const JOIN_HEADER = "X-Chat-Join";
+
+/** Headers must be ASCII; names and rooms are not. */
+export function encodeJoin(join: JoinRequest): string {
+  return encodeURIComponent(JSON.stringify(join));
+}
+
+function decodeJoin(header: string | null): JoinRequest | null {
+  return header === null ? null : (JSON.parse(decodeURIComponent(header)) as JoinRequest);
+}
+
+/** Per-socket state that must survive hibernation; kept small on purpose. */
+interface Attachment extends Member {
+  rich: boolean;
+}
+
+interface Session extends Attachment {
+  /** Send times inside the current rate-limit window; memory only. */
+  recent: number[];
+}
+
+export interface RoomStats {
+  room: string;
+  members: number;
+  names: string[];
+  lastId: number;
+}
+
+export interface Published {
+  id: number;
+  delivered: number;
+}
+
+export class ChatRoom extends DurableObject<Env> {
+  #config: RoomConfig;
+  #store: MessageStore;
+  /** Cache of the accepted sockets' attachments; rebuilt after hibernation. */
+  #sessions = new Map<WebSocket, Session>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#config = roomConfig(env);
+    this.#store = new MessageStore(ctx.storage.sql, this.#config.historyLimit);
+    // Answered by the runtime without waking the object, so keep-alives
+    // don't defeat hibernation.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    for (const ws of ctx.getWebSockets()) {
+      const attachment = ws.deserializeAttachment() as Attachment | null;
+      if (attachment) this.#sessions.set(ws, { ...attachment, recent: [] });
+    }
+  }
+
+  /** Accepts a WebSocket upgrade forwarded by the Worker. */
+  override async fetch(request: Request): Promise<Response> {
+    const join = decodeJoin(request.headers.get(JOIN_HEADER));
+    if (!join || request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
+      return new Response("expected a WebSocket upgrade from the Worker", { status: 400 });
+
+    const { 0: client, 1: server } = new WebSocketPair();
+    const member: Member = { id: newConnectionId(), name: join.name ?? guestName() };
+    const attachment: Attachment = { ...member, rich: join.rich };
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment(attachment);
+
+    // Everything below runs without an await, so no message can be stored
+    // between the history we send and the first live broadcast: no gap, no
+    // duplicate at the seam.
+    if (join.rich)
+      send(server, {
+        type: "welcome",
+        room: join.room,
+        you: member,
+        members: [...this.#sessions.values(), member].map(toMember),
+        lastId: this.#store.lastId,
+      });
+    this.#replay(server, join);
+    this.#sessions.set(server, { ...attachment, recent: [] });
+    this.#broadcastRich({ type: "join", member, count: this.#sessions.size }, server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
+    const session = this.#sessions.get(ws);
+    if (!session) return;
+    const parsed = parseClientFrame(data, this.#config.maxMessageChars);
+    if (!parsed.ok) return send(ws, parsed.error);
+    if (!this.#allow(session))
+      return send(
+        ws,
+        rateLimitedFrame(this.#config.rateLimitWindowMs, this.#config.rateLimitMessages),
+      );
+    this.#publish(session.name, parsed.message);
+  }
+
+  override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    this.#leave(ws);
+    // Reciprocate the close handshake; 1005/1006/1015 may not be sent on the wire.
+    if (code === 1005 || code === 1006 || code === 1015) code = 1000;
+    try {
+      ws.close(code, reason);
+    } catch {
+      // Already closed by the runtime (auto-reply to close); nothing to do.
+    }
+  }
+
+  override webSocketError(ws: WebSocket): void {
+    this.#leave(ws);
+  }
+
+  /** Stores and broadcasts a message from outside the room (the inject API). */
+  async publish(input: { message: string; user: string }): Promise<Published> {
+    const checked = checkMessageText(input.message, this.#config.maxMessageChars);
+    if (!checked.ok) throw new Error(checked.error.message);
+    return this.#publish(input.user, checked.message);
+  }
+
+  /** Who is here and how far the room's ids have gone, for the stats API. */
+  async stats(room: string): Promise<RoomStats> {
+    const names = [...this.#sessions.values()].map((s) => s.name);
+    return { room, members: names.length, names, lastId: this.#store.lastId };
+  }
+
+  /** Stored messages after `since` (or the newest ones), for the history API. */
+  async history(
+    since: number | null,
+    limit: number,
+  ): Promise<{ messages: ChatMessage[]; lastId: number; oldestId: number | null }> {
+    const messages = since === null ? this.#store.latest(limit) : this.#store.after(since, limit);
+    return { messages, lastId: this.#store.lastId, oldestId: this.#store.oldestId() };
+  }
+
+  #publish(user: string, text: string): Published {
+    const message = this.#store.append(user, text, Date.now());
+    // Serialised once per message, not once per member.
+    const frame = JSON.stringify({ type: "chat", ...message } satisfies ChatFrame);
+    return { id: message.id, delivered: this.#broadcast(frame, false) };
+  }
+
+  #replay(ws: WebSocket, join: JoinRequest): void {
+    let messages: ChatMessage[];
+    if (join.since === null) {
+      messages = this.#store.latest(this.#config.historyOnJoin);
+    } else {
+      const oldest = this.#store.oldestId();
+      if (join.rich && oldest !== null && join.since < oldest - 1)
+        send(ws, { type: "history_gap", since: join.since, oldestId: oldest });
+      messages = this.#store.after(join.since, this.#config.historyLimit);
+    }
+    for (const m of messages) ws.send(JSON.stringify({ type: "chat", ...m } satisfies ChatFrame));
+  }
+
+  #broadcastRich(frame: ServerFrame, except?: WebSocket): void {
+    this.#broadcast(JSON.stringify(frame), true, except);
+  }
+
+  /** Sends to every member (or every rich member); returns how many it reached. */
+  #broadcast(frame: string, richOnly: boolean, except?: WebSocket): number {
+    let delivered = 0;
+    let dead: WebSocket[] | undefined;
+    for (const [ws, session] of this.#sessions) {
+      if ((richOnly && !session.rich) || ws === except) continue;
+      try {
+        ws.send(frame);
+        delivered++;
+      } catch {
+        // One broken socket must not stop the broadcast to the others.
+        (dead ??= []).push(ws);
+      }
+    }
+    if (dead) for (const ws of dead) this.#leave(ws);
+    return delivered;
+  }
+
+  #leave(ws: WebSocket): void {
+    const session = this.#sessions.get(ws);
+    if (!session) return;
+    this.#sessions.delete(ws);
+    this.#broadcastRich({ type: "leave", member: toMember(session), count: this.#sessions.size });
+  }
+
+  /** Sliding-window rate limit; the window is short, so losing it to hibernation is harmless. */
+  #allow(session: Session): boolean {
+    const now = Date.now();
+    const windowStart = now - this.#config.rateLimitWindowMs;
+    while (session.recent.length > 0 && session.recent[0]! <= windowStart) session.recent.shift();
+    if (session.recent.length >= this.#config.rateLimitMessages) return false;
+    session.recent.push(now);
+    return true;
+  }
+}
+
+function toMember(s: Member): Member {
+  return { id: s.id, name: s.name };
+}
+
+function send(ws: WebSocket, frame: ServerFrame): void {
+  try {
+    ws.send(JSON.stringify(frame));
+  } catch {
+    // The socket is closing; its close event will clean up.
+  }
+}
+
+function newConnectionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

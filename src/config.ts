@@ -1,0 +1,67 @@
+/**
+ * @module config
+ * Tunables read from the Worker's vars, each with a documented default so an
+ * empty or missing value never disables a limit by accident.
+ */
+
+export interface RoomConfig {
+  /** Messages kept per room; older ones are deleted as new ones arrive. */
+  historyLimit: number;
+  /** Messages replayed to a client that joins without `since`. */
+  historyOnJoin: number;
+  /** Longest chat message, in characters (UTF-16 code units). */
+  maxMessageChars: number;
+  /** Messages one connection may send per window before it gets `rate_limited`. */
+  rateLimitMessages: number;
+  rateLimitWindowMs: number;
+}
+
+/** The vars this module reads; Env satisfies it, and so does a plain object in tests. */
+export type ConfigVars = Partial<
+  Record<
+    | "HISTORY_LIMIT"
+    | "HISTORY_ON_JOIN"
+    | "MAX_MESSAGE_CHARS"
+    | "RATE_LIMIT_MESSAGES"
+    | "RATE_LIMIT_WINDOW_SECONDS"
+    | "ALLOWED_ORIGINS",
+    string
+  >
+>;
+
+export const DEFAULTS: RoomConfig = {
+  historyLimit: 1000,
+  historyOnJoin: 50,
+  maxMessageChars: 2000,
+  rateLimitMessages: 20,
+  rateLimitWindowMs: 10_000,
+};
+
+/** Largest accepted inject API body; bigger ones get 413 before parsing. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+function intVar(value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined || value.trim() === "") return fallback;
+  const n = Number(value);
+  return Number.isInteger(n) && n >= min ? n : fallback;
+}
+
+/** Reads the room tunables from the environment, falling back to DEFAULTS. */
+export function roomConfig(env: ConfigVars): RoomConfig {
+  return {
+    historyLimit: intVar(env.HISTORY_LIMIT, DEFAULTS.historyLimit, 1),
+    historyOnJoin: intVar(env.HISTORY_ON_JOIN, DEFAULTS.historyOnJoin, 0),
+    maxMessageChars: intVar(env.MAX_MESSAGE_CHARS, DEFAULTS.maxMessageChars, 1),
+    rateLimitMessages: intVar(env.RATE_LIMIT_MESSAGES, DEFAULTS.rateLimitMessages, 1),
+    rateLimitWindowMs:
+      intVar(env.RATE_LIMIT_WINDOW_SECONDS, DEFAULTS.rateLimitWindowMs / 1000, 1) * 1000,
+  };
+}
+
+/** Origins other than the page's own that may open WebSockets (comma-separated). */
+export function allowedOrigins(env: ConfigVars): string[] {
+  return (env.ALLOWED_ORIGINS ?? "")
+    .split(",")
+    .map((o) => o.trim().replace(/\/+$/, "").toLowerCase())
+    .filter((o) => o !== "");
+}

@@ -1,0 +1,28 @@
+/**
+ * @module display-name
+ * Names people show in a room. They are labels, not identities: anyone may
+ * pick any name unless a signed join token fixes it.
+ */
+import { charCount, hasControlChar, type Parsed } from "./text";
+
+export const MAX_NAME_CHARS = 32;
+
+/**
+ * Trims, NFC-normalises and validates a display name. An absent or blank
+ * name is not an error: the caller generates one.
+ */
+export function parseDisplayName(input: string | null | undefined): Parsed<string | null> {
+  if (input === null || input === undefined) return { ok: true, value: null };
+  const name = input.normalize("NFC").trim();
+  if (name === "") return { ok: true, value: null };
+  if (hasControlChar(name)) return { ok: false, error: "name contains a control character" };
+  if (charCount(name) > MAX_NAME_CHARS)
+    return { ok: false, error: `name is longer than ${MAX_NAME_CHARS} characters` };
+  return { ok: true, value: name };
+}
+
+/** A readable name for someone who did not choose one. */
+export function guestName(): string {
+  const n = crypto.getRandomValues(new Uint16Array(1))[0]! % 10000;
+  return `guest-${n.toString().padStart(4, "0")}`;
+}

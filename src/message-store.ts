@@ -1,0 +1,77 @@
+/**
+ * @module message-store
+ * A room's history in its own SQLite database. Ids are assigned here, one
+ * past the largest ever stored, so they stay strictly increasing across
+ * evictions and restarts: trimming never deletes the newest row.
+ */
+import type { ChatMessage } from "./protocol";
+
+type Row = Record<string, SqlStorageValue> & ChatMessage;
+
+export class MessageStore {
+  #sql: SqlStorage;
+  #limit: number;
+  #lastId: number;
+
+  constructor(sql: SqlStorage, historyLimit: number) {
+    this.#sql = sql;
+    this.#limit = historyLimit;
+    sql.exec(`CREATE TABLE IF NOT EXISTS messages (
+      id INTEGER PRIMARY KEY,
+      user TEXT NOT NULL,
+      message TEXT NOT NULL,
+      ts INTEGER NOT NULL
+    )`);
+    this.#lastId =
+      sql.exec<{ last: number | null }>("SELECT MAX(id) AS last FROM messages").one().last ?? 0;
+  }
+
+  /** Id of the newest message, 0 when the room has never had one. */
+  get lastId(): number {
+    return this.#lastId;
+  }
+
+  /** Stores a message under the next id and drops what falls out of the window. */
+  append(user: string, message: string, ts: number): ChatMessage {
+    const id = this.#lastId + 1;
+    this.#sql.exec(
+      "INSERT INTO messages (id, user, message, ts) VALUES (?, ?, ?, ?)",
+      id,
+      user,
+      message,
+      ts,
+    );
+    this.#lastId = id;
+    // Ids are contiguous, so the window is an id range and the delete hits the index.
+    if (id > this.#limit) this.#sql.exec("DELETE FROM messages WHERE id <= ?", id - this.#limit);
+    return { id, user, message, ts };
+  }
+
+  /** The newest `count` messages, oldest first. */
+  latest(count: number): ChatMessage[] {
+    if (count <= 0) return [];
+    return this.#sql
+      .exec<Row>(
+        "SELECT id, user, message, ts FROM messages WHERE id > ? ORDER BY id",
+        this.#lastId - count,
+      )
+      .toArray();
+  }
+
+  /** Messages with an id above `since`, oldest first, at most `limit`. */
+  after(since: number, limit: number): ChatMessage[] {
+    return this.#sql
+      .exec<Row>(
+        "SELECT id, user, message, ts FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+        since,
+        limit,
+      )
+      .toArray();
+  }
+
+  /** Id of the oldest message still kept, or null for an empty room. */
+  oldestId(): number | null {
+    return this.#sql.exec<{ first: number | null }>("SELECT MIN(id) AS first FROM messages").one()
+      .first;
+  }
+}

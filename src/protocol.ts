@@ -1,0 +1,115 @@
+/**
+ * @module protocol
+ * The wire vocabulary between browsers, scripts and a room. Chat frames carry
+ * a string `message`, which is all the Channels tutorial client reads; every
+ * other frame is "rich" and only reaches clients that asked for it.
+ */
+
+export interface Member {
+  id: string;
+  name: string;
+}
+
+/** A stored chat message, as history and the API return it. */
+export interface ChatMessage {
+  id: number;
+  message: string;
+  user: string;
+  ts: number;
+}
+
+export type ChatFrame = { type: "chat" } & ChatMessage;
+
+export type ErrorCode =
+  | "bad_json"
+  | "bad_frame"
+  | "binary_frame"
+  | "empty_message"
+  | "message_too_long"
+  | "rate_limited";
+
+export interface ErrorFrame {
+  type: "error";
+  code: ErrorCode;
+  message: string;
+}
+
+/** Rich: first frame after joining, before any history. */
+export interface WelcomeFrame {
+  type: "welcome";
+  room: string;
+  you: Member;
+  members: Member[];
+  lastId: number;
+}
+
+/** Rich: someone joined or left. */
+export interface PresenceFrame {
+  type: "join" | "leave";
+  member: Member;
+  count: number;
+}
+
+/** Rich: `since` asked for messages the room no longer keeps. */
+export interface HistoryGapFrame {
+  type: "history_gap";
+  since: number;
+  oldestId: number;
+}
+
+export type RichFrame = WelcomeFrame | PresenceFrame | HistoryGapFrame;
+export type ServerFrame = ChatFrame | ErrorFrame | RichFrame;
+
+export type ClientFrameResult = { ok: true; message: string } | { ok: false; error: ErrorFrame };
+
+function error(code: ErrorCode, message: string): ClientFrameResult {
+  return { ok: false, error: { type: "error", code, message } };
+}
+
+/**
+ * Parses one frame from a client. Accepts exactly the tutorial's shape,
+ * `{"message": string}`; other keys are ignored so richer clients can add
+ * their own without breaking.
+ */
+export function parseClientFrame(
+  data: string | ArrayBuffer,
+  maxMessageChars: number,
+): ClientFrameResult {
+  if (typeof data !== "string")
+    return error(
+      "binary_frame",
+      'Binary frames are not supported: send JSON text like {"message": "hi"}.',
+    );
+  // A frame far beyond the limit is refused before JSON.parse spends time on it;
+  // 6x covers a message written entirely as \uXXXX escapes.
+  if (data.length > maxMessageChars * 6 + 1024)
+    return error("message_too_long", `Message is longer than ${maxMessageChars} characters.`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    return error("bad_json", 'Frame is not valid JSON: send {"message": "hi"}.');
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    return error("bad_frame", 'Frame must be a JSON object like {"message": "hi"}.');
+  const message = (parsed as { message?: unknown }).message;
+  if (typeof message !== "string")
+    return error("bad_frame", 'Frame needs a string "message" field, like {"message": "hi"}.');
+  return checkMessageText(message, maxMessageChars);
+}
+
+/** Rules for chat text, shared by WebSocket frames and the inject API. */
+export function checkMessageText(message: string, maxMessageChars: number): ClientFrameResult {
+  if (message.trim() === "") return error("empty_message", "Message is empty.");
+  if (message.length > maxMessageChars)
+    return error("message_too_long", `Message is longer than ${maxMessageChars} characters.`);
+  return { ok: true, message };
+}
+
+export function rateLimitedFrame(windowMs: number, max: number): ErrorFrame {
+  return {
+    type: "error",
+    code: "rate_limited",
+    message: `Slow down: at most ${max} messages every ${windowMs / 1000} s. This message was not sent.`,
+  };
+}

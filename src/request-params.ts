@@ -1,0 +1,43 @@
+/**
+ * @module request-params
+ * Reads and validates what a request says about rooms, names and ids; each
+ * failure is a 400 whose message names the parameter.
+ */
+import type { Context } from "hono";
+import { parseDisplayName } from "./display-name";
+import { fail } from "./http-errors";
+import { parseRoomSegment } from "./room-name";
+
+/**
+ * The validated room of a route with a `:room` segment. Decoded from the raw
+ * path, not Hono's lenient decoding, so "%2F" and broken escapes are refused.
+ */
+export function roomParam(c: Context): string {
+  const index = c.req.routePath.split("/").indexOf(":room");
+  const raw = new URL(c.req.url).pathname.split("/")[index] ?? "";
+  const parsed = parseRoomSegment(raw);
+  if (!parsed.ok) fail(400, `invalid room: ${parsed.error}`);
+  return parsed.value;
+}
+
+/** An optional non-negative integer query parameter such as `since` or `limit`. */
+export function intQuery(c: Context, key: string, max = Number.MAX_SAFE_INTEGER): number | null {
+  const value = c.req.query(key);
+  if (value === undefined || value === "") return null;
+  if (!/^\d{1,16}$/.test(value) || Number(value) > max)
+    fail(400, `invalid ${key}: expected a whole number from 0 to ${max}`);
+  return Number(value);
+}
+
+/** A display name from `?name=` or a JSON `user` field; null means "make one up". */
+export function displayName(input: string | undefined, field: string): string | null {
+  const parsed = parseDisplayName(input);
+  if (!parsed.ok) fail(400, `invalid ${field}: ${parsed.error}`);
+  return parsed.value;
+}
+
+/** `?rich=1` opts a socket in to presence and other rich frames. */
+export function flagQuery(c: Context, key: string): boolean {
+  const value = c.req.query(key);
+  return value === "1" || value === "true";
+}
