@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { TEST_HISTORY_LIMIT, TEST_HISTORY_ON_JOIN, TEST_TOKEN } from "./test/test-env";
+import { TEST_HISTORY_LIMIT, TEST_HISTORY_ON_JOIN, TEST_TOKEN } from "./test/test-env.ts";
 
 export default defineConfig({
   plugins: [
