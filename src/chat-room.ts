@@ -7,6 +7,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { roomConfig, type RoomConfig } from "./config";
 import { guestName } from "./display-name";
+import { IdempotencyStore } from "./idempotency-store";
+import { log } from "./log";
 import { MessageStore } from "./message-store";
 import {
   checkMessageText,
@@ -20,7 +22,6 @@ import {
 
 /** What the Worker has already validated about a joining socket. */
 export interface JoinRequest {
-  room: string;
   name: string | null;
   /** Opted in to presence and other rich frames. */
   rich: boolean;
@@ -56,14 +57,32 @@ export interface RoomStats {
   lastId: number;
 }
 
-export interface Published {
-  id: number;
+/** One message for the inject API, already validated by the Worker. */
+export interface Injection {
+  message: string;
+  user: string;
+}
+
+export interface Injected {
+  ids: number[];
+  /** Sockets that received the (last) message. */
   delivered: number;
+  /** True when this is the remembered answer to an earlier request with the same key. */
+  replayed: boolean;
+}
+
+export interface IdempotencyKey {
+  key: string;
+  /** Hash of the request body, so a key reused for a different body is caught. */
+  fingerprint: string;
 }
 
 export class ChatRoom extends DurableObject<Env> {
   #config: RoomConfig;
   #store: MessageStore;
+  #idempotency: IdempotencyStore;
+  /** The name this object was created with (`idFromName`). */
+  #room: string;
   /** Cache of the accepted sockets' attachments; rebuilt after hibernation. */
   #sessions = new Map<WebSocket, Session>();
 
@@ -71,6 +90,8 @@ export class ChatRoom extends DurableObject<Env> {
     super(ctx, env);
     this.#config = roomConfig(env);
     this.#store = new MessageStore(ctx.storage.sql, this.#config.historyLimit);
+    this.#idempotency = new IdempotencyStore(ctx.storage.sql);
+    this.#room = ctx.id.name ?? "";
     // Answered by the runtime without waking the object, so keep-alives
     // don't defeat hibernation.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -98,7 +119,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (join.rich)
       send(server, {
         type: "welcome",
-        room: join.room,
+        room: this.#room,
         you: member,
         members: [...this.#sessions.values(), member].map(toMember),
         lastId: this.#store.lastId,
@@ -106,6 +127,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#replay(server, join);
     this.#sessions.set(server, { ...attachment, recent: [] });
     this.#broadcastRich({ type: "join", member, count: this.#sessions.size }, server);
+    log("connect", { room: this.#room, member: member.id, members: this.#sessions.size });
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -137,17 +159,51 @@ export class ChatRoom extends DurableObject<Env> {
     this.#leave(ws);
   }
 
-  /** Stores and broadcasts a message from outside the room (the inject API). */
-  async publish(input: { message: string; user: string }): Promise<Published> {
-    const checked = checkMessageText(input.message, this.#config.maxMessageChars);
-    if (!checked.ok) throw new Error(checked.error.message);
-    return this.#publish(input.user, checked.message);
+  /**
+   * Stores and broadcasts messages from outside the room (the inject API), in
+   * order and with nothing in between. With a key, a retry gets the first
+   * answer back and nothing is stored twice; "conflict" means the key was
+   * used for a different body.
+   */
+  async inject(
+    messages: Injection[],
+    idempotency: IdempotencyKey | null,
+  ): Promise<Injected | "conflict"> {
+    const now = Date.now();
+    if (idempotency) {
+      const prior = this.#idempotency.get(idempotency.key, now);
+      if (prior)
+        return prior.fingerprint === idempotency.fingerprint
+          ? { ...(JSON.parse(prior.result) as Omit<Injected, "replayed">), replayed: true }
+          : "conflict";
+    }
+    for (const m of messages) {
+      const checked = checkMessageText(m.message, this.#config.maxMessageChars);
+      if (!checked.ok) throw new Error(checked.error.message);
+    }
+    const ids: number[] = [];
+    let delivered = 0;
+    for (const m of messages) {
+      const published = this.#publish(m.user, m.message);
+      ids.push(published.id);
+      delivered = published.delivered;
+    }
+    // Written in the same synchronous block as the messages, so both commit together.
+    if (idempotency)
+      this.#idempotency.put(
+        idempotency.key,
+        idempotency.fingerprint,
+        JSON.stringify({ ids, delivered }),
+        now,
+      );
+    log("inject", { room: this.#room, count: ids.length, lastId: this.#store.lastId, delivered });
+    return { ids, delivered, replayed: false };
   }
 
   /** Who is here and how far the room's ids have gone, for the stats API. */
-  async stats(room: string): Promise<RoomStats> {
+  async stats(): Promise<RoomStats> {
     const names = [...this.#sessions.values()].map((s) => s.name);
-    return { room, members: names.length, names, lastId: this.#store.lastId };
+    return { room: this.#room, members: names.length, names, lastId: this.#store.lastId };
   }
 
   /** Stored messages after `since` (or the newest ones), for the history API. */
@@ -159,7 +215,7 @@ export class ChatRoom extends DurableObject<Env> {
     return { messages, lastId: this.#store.lastId, oldestId: this.#store.oldestId() };
   }
 
-  #publish(user: string, text: string): Published {
+  #publish(user: string, text: string): { id: number; delivered: number } {
     const message = this.#store.append(user, text, Date.now());
     // Serialised once per message, not once per member.
     const frame = JSON.stringify({ type: "chat", ...message } satisfies ChatFrame);
@@ -205,6 +261,7 @@ export class ChatRoom extends DurableObject<Env> {
     const session = this.#sessions.get(ws);
     if (!session) return;
     this.#sessions.delete(ws);
+    log("disconnect", { room: this.#room, member: session.id, members: this.#sessions.size });
     this.#broadcastRich({ type: "leave", member: toMember(session), count: this.#sessions.size });
   }
 

@@ -69,7 +69,7 @@ describe("POST /api/rooms/:room/messages", () => {
       ["malformed JSON", { headers: json, body: "{nope" }, 400, /Malformed JSON/],
       ["a missing message", { headers: json, body: '{"text":"x"}' }, 400, /"message"/],
       ["a non-string message", { headers: json, body: '{"message":5}' }, 400, /"message"/],
-      ["an array body", { headers: json, body: "[]" }, 400, /JSON object/],
+      ["an array body", { headers: json, body: "[]" }, 400, /body must be JSON like/],
       ["an empty message", { headers: json, body: '{"message":""}' }, 400, /empty/],
       [
         "a message over MAX_MESSAGE_CHARS",

@@ -1,0 +1,141 @@
+// Starts `wrangler dev` for tests, the benchmark and the soak: a free port, a
+// fresh persistence directory and its own secrets file, so runs never touch
+// the developer's .dev.vars, .wrangler/state or port 8787.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const PROJECT_ROOT = resolve(import.meta.dirname, "..");
+
+export interface DevServerOptions {
+  /** BROADCAST_TOKEN for the server; null starts it with none (the API answers 503). */
+  token?: string | null;
+  /** Extra vars, e.g. { RATE_LIMIT_MESSAGES: "100000" }. */
+  vars?: Record<string, string>;
+  /** Reuse a port, e.g. to restart a server where clients expect it. */
+  port?: number;
+  /** Reuse a persistence directory, e.g. to restart with the same rooms. */
+  persistTo?: string;
+  /** Another wrangler config (the benchmark's reference room). */
+  config?: string;
+  /** Where wrangler's output goes (default: kept in memory for error reports). */
+  log?: (line: string) => void;
+}
+
+export interface DevServer {
+  url: string;
+  port: number;
+  persistTo: string;
+  token: string | null;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** A port nobody is listening on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const token = options.token === undefined ? `test-${crypto.randomUUID()}` : options.token;
+  const port = options.port ?? (await freePort());
+  const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "chat-state-"));
+  const envFile = join(mkdtempSync(join(tmpdir(), "chat-env-")), "secrets.env");
+  writeFileSync(envFile, token === null ? "" : `BROADCAST_TOKEN=${token}\n`, { mode: 0o600 });
+
+  const args = [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(await freePort()),
+  ];
+  args.push(
+    "--persist-to",
+    persistTo,
+    "--env-file",
+    envFile,
+    "--show-interactive-dev-session=false",
+  );
+  if (options.config) args.push("--config", options.config);
+  for (const [key, value] of Object.entries(options.vars ?? {}))
+    args.push("--var", `${key}:${value}`);
+
+  // wrangler also reads secrets from process.env; keep the caller's out.
+  const env = { ...process.env, BROADCAST_TOKEN: undefined, WRANGLER_SEND_METRICS: "false" };
+  const child = spawn(resolve(PROJECT_ROOT, "node_modules/.bin/wrangler"), args, {
+    cwd: PROJECT_ROOT,
+    env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const onData = (data: Buffer) => {
+    for (const line of data.toString().split("\n")) {
+      if (line.trim() === "") continue;
+      if (options.log) options.log(line);
+      else output.push(line);
+    }
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
+
+  const url = `http://127.0.0.1:${port}`;
+  const stop = () => stopProcessGroup(child);
+  try {
+    await waitUntilServing(url, child, 90_000);
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n${output.slice(-30).join("\n")}`);
+  }
+  return { url, port, persistTo, token, process: child, stop };
+}
+
+async function waitUntilServing(url: string, child: ChildProcess, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
+    try {
+      await fetch(`${url}/ws/chat/ready/`, { signal: AbortSignal.timeout(2000) });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`wrangler dev did not answer on ${url} within ${ms / 1000} s`);
+}
+
+/** Ends wrangler and the workerd it started (same process group). */
+function stopProcessGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, 5000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      done();
+    });
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      clearTimeout(timer);
+      done();
+    }
+  });
+}
