@@ -97,7 +97,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     await waitUntilServing(url, child, 90_000);
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message}\n${output.slice(-30).join("\n")}`);
+    throw new Error(`${(err as Error).message}\n${output.slice(-30).join("\n")}`, { cause: err });
   }
   return { url, port, persistTo, token, process: child, stop };
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import WebSocket from "ws";
+import { WebSocket } from "ws";
 import { freePort, PROJECT_ROOT, startDevServer, type DevServer } from "../scripts/dev-server.ts";
 
 interface Run {
