@@ -12,7 +12,11 @@ import type { IdempotencyKey } from "./chat-room";
 import { MAX_BODY_BYTES, roomConfig } from "./config";
 import { fail } from "./http-errors";
 import { parseInjectBody } from "./inject-body";
+import { mintJoinToken, MAX_TOKEN_TTL_SECONDS, verifyJoinToken } from "./join-token";
 import { intQuery, roomParam } from "./request-params";
+
+const MAX_BAN_SECONDS = 365 * 24 * 60 * 60;
+const DEFAULT_TOKEN_TTL_SECONDS = 60 * 60;
 
 export const api = new Hono<{ Bindings: Env }>();
 
@@ -60,6 +64,56 @@ api.post(
         : { id, delivered: result.delivered },
       201,
     );
+  },
+);
+
+api.get("/rooms/:room/members", async (c) => {
+  const room = roomParam(c);
+  return c.json({ members: await c.env.CHAT_ROOM.getByName(room).members() });
+});
+
+api.delete("/rooms/:room/members/:id", async (c) => {
+  const room = roomParam(c);
+  const ban = intQuery(c, "ban", MAX_BAN_SECONDS);
+  const removed = await c.env.CHAT_ROOM.getByName(room).removeMember(
+    c.req.param("id"),
+    ban || null,
+  );
+  if (removed.disconnected === 0 && removed.bannedUntil === null)
+    fail(404, "no such member in this room: GET /api/rooms/:room/members lists their ids");
+  return c.json(removed);
+});
+
+api.post(
+  "/rooms/:room/tokens",
+  validator("json", (body: unknown) => {
+    const { sub, name, ttl } = (typeof body === "object" && body !== null ? body : {}) as Record<
+      string,
+      unknown
+    >;
+    if (typeof sub !== "string" || sub === "") fail(400, 'body needs a string "sub": the user id');
+    if (name !== undefined && typeof name !== "string") fail(400, '"name" must be a string');
+    if (
+      ttl !== undefined &&
+      (!Number.isInteger(ttl) || (ttl as number) < 1 || (ttl as number) > MAX_TOKEN_TTL_SECONDS)
+    )
+      fail(400, `"ttl" must be a whole number of seconds from 1 to ${MAX_TOKEN_TTL_SECONDS}`);
+    return { sub, name, ttl: (ttl as number | undefined) ?? DEFAULT_TOKEN_TTL_SECONDS };
+  }),
+  async (c) => {
+    const room = roomParam(c);
+    const secret = c.env.JOIN_SECRET;
+    if (!secret) fail(503, "join tokens are disabled: JOIN_SECRET is not configured on the server");
+    const { sub, name, ttl } = c.req.valid("json");
+    const minted = await mintJoinToken(
+      secret,
+      { sub, room, ...(name === undefined ? {} : { name }) },
+      ttl,
+    );
+    // The token must pass the same checks a socket will apply.
+    const checked = await verifyJoinToken(minted.token, secret, room);
+    if (!checked.ok) fail(400, checked.error.replace("join token", "token claims"));
+    return c.json(minted, 201);
   },
 );
 

@@ -6,11 +6,15 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { roomConfig, type RoomConfig } from "./config";
+import { BanStore } from "./ban-store";
 import { guestName } from "./display-name";
 import { IdempotencyStore } from "./idempotency-store";
+import type { Identity } from "./join-token";
 import { log } from "./log";
 import { MessageStore } from "./message-store";
 import {
+  CLOSE_BANNED,
+  CLOSE_REMOVED,
   checkMessageText,
   parseClientFrame,
   rateLimitedFrame,
@@ -22,7 +26,10 @@ import {
 
 /** What the Worker has already validated about a joining socket. */
 export interface JoinRequest {
+  /** Self-chosen `?name=`; ignored when a join token gives an identity. */
   name: string | null;
+  /** From a verified join token: fixes the member's id and name. */
+  identity: Identity | null;
   /** Opted in to presence and other rich frames. */
   rich: boolean;
   /** Replay messages after this id instead of the latest HISTORY_ON_JOIN. */
@@ -77,10 +84,21 @@ export interface IdempotencyKey {
   fingerprint: string;
 }
 
+export interface MemberInfo extends Member {
+  /** Open sockets of this member (one per tab or device). */
+  connections: number;
+}
+
+export interface Removed {
+  disconnected: number;
+  bannedUntil: string | null;
+}
+
 export class ChatRoom extends DurableObject<Env> {
   #config: RoomConfig;
   #store: MessageStore;
   #idempotency: IdempotencyStore;
+  #bans: BanStore;
   /** The name this object was created with (`idFromName`). */
   #room: string;
   /** Cache of the accepted sockets' attachments; rebuilt after hibernation. */
@@ -91,6 +109,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#config = roomConfig(env);
     this.#store = new MessageStore(ctx.storage.sql, this.#config.historyLimit);
     this.#idempotency = new IdempotencyStore(ctx.storage.sql);
+    this.#bans = new BanStore(ctx.storage.sql);
     this.#room = ctx.id.name ?? "";
     // Answered by the runtime without waking the object, so keep-alives
     // don't defeat hibernation.
@@ -107,8 +126,21 @@ export class ChatRoom extends DurableObject<Env> {
     if (!join || request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
       return new Response("expected a WebSocket upgrade from the Worker", { status: 400 });
 
+    if (join.identity) {
+      const until = this.#bans.bannedUntil(join.identity.id, Date.now());
+      if (until !== null) {
+        log("refused", { room: this.#room, member: join.identity.id, reason: "banned" });
+        return Response.json(
+          { error: `banned from this room until ${new Date(until).toISOString()}` },
+          { status: 403 },
+        );
+      }
+    }
+
     const { 0: client, 1: server } = new WebSocketPair();
-    const member: Member = { id: newConnectionId(), name: join.name ?? guestName() };
+    const member: Member = join.identity
+      ? { ...join.identity, verified: true }
+      : { id: newConnectionId(), name: join.name ?? guestName(), verified: false };
     const attachment: Attachment = { ...member, rich: join.rich };
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(attachment);
@@ -141,7 +173,7 @@ export class ChatRoom extends DurableObject<Env> {
         ws,
         rateLimitedFrame(this.#config.rateLimitWindowMs, this.#config.rateLimitMessages),
       );
-    this.#publish(session.name, parsed.message);
+    this.#publish(session.name, parsed.message, session.verified);
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
@@ -184,7 +216,7 @@ export class ChatRoom extends DurableObject<Env> {
     const ids: number[] = [];
     let delivered = 0;
     for (const m of messages) {
-      const published = this.#publish(m.user, m.message);
+      const published = this.#publish(m.user, m.message, false);
       ids.push(published.id);
       delivered = published.delivered;
     }
@@ -206,6 +238,44 @@ export class ChatRoom extends DurableObject<Env> {
     return { room: this.#room, members: names.length, names, lastId: this.#store.lastId };
   }
 
+  /** Members with their ids, for moderation; one entry per member, not per socket. */
+  async members(): Promise<MemberInfo[]> {
+    const byId = new Map<string, MemberInfo>();
+    for (const s of this.#sessions.values()) {
+      const known = byId.get(s.id);
+      if (known) known.connections++;
+      else byId.set(s.id, { ...toMember(s), connections: 1 });
+    }
+    return [...byId.values()];
+  }
+
+  /**
+   * Disconnects every socket of a member, telling them why in the close
+   * frame; with `banSeconds`, also keeps that id out until the ban ends.
+   */
+  async removeMember(memberId: string, banSeconds: number | null): Promise<Removed> {
+    const now = Date.now();
+    const until = banSeconds ? now + banSeconds * 1000 : null;
+    if (until !== null) this.#bans.ban(memberId, until, now);
+    const [code, reason] =
+      until === null
+        ? [CLOSE_REMOVED, "removed by a moderator"]
+        : [CLOSE_BANNED, `banned until ${new Date(until).toISOString()}`];
+    let disconnected = 0;
+    for (const [ws, session] of [...this.#sessions]) {
+      if (session.id !== memberId) continue;
+      this.#leave(ws);
+      try {
+        ws.close(code, reason);
+      } catch {
+        // Already closing.
+      }
+      disconnected++;
+    }
+    log("moderate", { room: this.#room, member: memberId, disconnected, banned: until !== null });
+    return { disconnected, bannedUntil: until === null ? null : new Date(until).toISOString() };
+  }
+
   /** Stored messages after `since` (or the newest ones), for the history API. */
   async history(
     since: number | null,
@@ -215,8 +285,8 @@ export class ChatRoom extends DurableObject<Env> {
     return { messages, lastId: this.#store.lastId, oldestId: this.#store.oldestId() };
   }
 
-  #publish(user: string, text: string): { id: number; delivered: number } {
-    const message = this.#store.append(user, text, Date.now());
+  #publish(user: string, text: string, verified: boolean): { id: number; delivered: number } {
+    const message = this.#store.append(user, text, Date.now(), verified);
     // Serialised once per message, not once per member.
     const frame = JSON.stringify({ type: "chat", ...message } satisfies ChatFrame);
     return { id: message.id, delivered: this.#broadcast(frame, false) };
@@ -277,7 +347,7 @@ export class ChatRoom extends DurableObject<Env> {
 }
 
 function toMember(s: Member): Member {
-  return { id: s.id, name: s.name };
+  return { id: s.id, name: s.name, verified: s.verified };
 }
 
 function send(ws: WebSocket, frame: ServerFrame): void {

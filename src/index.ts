@@ -9,7 +9,9 @@ import { api } from "./api-routes";
 import { encodeJoin, JOIN_HEADER, type JoinRequest } from "./chat-room";
 import { allowedOrigins } from "./config";
 import { fail, handleError, jsonError } from "./http-errors";
+import { isPrivateRoom, verifyJoinToken, type Identity } from "./join-token";
 import { originAllowed } from "./origin";
+import { pages } from "./pages";
 import { displayName, flagQuery, intQuery, roomParam } from "./request-params";
 
 export { ChatRoom } from "./chat-room";
@@ -21,27 +23,45 @@ app.notFound(() => jsonError(404, "not found"));
 
 // Only the upgrade is forwarded; the object accepts it with acceptWebSocket so
 // it can hibernate. (Hono's upgradeWebSocket helper would pin the Worker.)
+// Every check runs before the Upgrade check, so a page whose socket was
+// refused can GET the same URL and read why (426 means nothing is wrong).
 const joinRoom = async (c: Context<{ Bindings: Env }>) => {
   const room = roomParam(c);
-  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
-    fail(426, "this is a WebSocket endpoint: connect with a WebSocket client", {
-      Upgrade: "websocket",
-    });
   if (!originAllowed(c.req.header("Origin"), c.req.url, allowedOrigins(c.env)))
     fail(403, "origin not allowed: add it to ALLOWED_ORIGINS to open sockets from that site");
   const join: JoinRequest = {
     name: displayName(c.req.query("name"), "name"),
+    identity: await identity(c, room),
     rich: flagQuery(c, "rich"),
     since: intQuery(c, "since"),
   };
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
+    fail(426, "this is a WebSocket endpoint: connect with a WebSocket client", {
+      Upgrade: "websocket",
+    });
   const forwarded = new Request(c.req.raw);
   forwarded.headers.set(JOIN_HEADER, encodeJoin(join));
   return c.env.CHAT_ROOM.getByName(room).fetch(forwarded);
 };
+/** The signed identity from `?token=`, or null; private rooms require one. */
+async function identity(c: Context<{ Bindings: Env }>, room: string): Promise<Identity | null> {
+  const token = c.req.query("token");
+  if (token === undefined || token === "") {
+    if (!isPrivateRoom(room)) return null;
+    if (!c.env.JOIN_SECRET)
+      fail(503, "private rooms are disabled: JOIN_SECRET is not configured on the server");
+    fail(401, "this room is private: join with ?token=<join token for this room>");
+  }
+  const checked = await verifyJoinToken(token, c.env.JOIN_SECRET, room);
+  if (!checked.ok) fail(checked.status, checked.error);
+  return checked.identity;
+}
+
 // The tutorial's URL has the trailing slash; hand-typed URLs often don't.
 app.get("/ws/chat/:room/", joinRoom);
 app.get("/ws/chat/:room", joinRoom);
 
 app.route("/api", api);
+app.route("/", pages);
 
 export default app satisfies ExportedHandler<Env>;

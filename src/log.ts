@@ -4,7 +4,7 @@
  * ids and counts only: never tokens, message text or display names.
  */
 
-export type LogEvent = "connect" | "disconnect" | "inject" | "refused" | "error";
+export type LogEvent = "connect" | "disconnect" | "inject" | "moderate" | "refused" | "error";
 
 export function log(
   event: LogEvent,

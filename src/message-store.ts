@@ -6,7 +6,13 @@
  */
 import type { ChatMessage } from "./protocol";
 
-type Row = Record<string, SqlStorageValue> & ChatMessage;
+type Row = { id: number; user: string; message: string; ts: number; verified: number };
+
+const SELECT = "SELECT id, user, message, ts, verified FROM messages";
+
+function toMessage({ verified, ...message }: Row): ChatMessage {
+  return verified ? { ...message, verified: true } : message;
+}
 
 export class MessageStore {
   #sql: SqlStorage;
@@ -20,7 +26,8 @@ export class MessageStore {
       id INTEGER PRIMARY KEY,
       user TEXT NOT NULL,
       message TEXT NOT NULL,
-      ts INTEGER NOT NULL
+      ts INTEGER NOT NULL,
+      verified INTEGER NOT NULL DEFAULT 0
     )`);
     this.#lastId =
       sql.exec<{ last: number | null }>("SELECT MAX(id) AS last FROM messages").one().last ?? 0;
@@ -32,41 +39,34 @@ export class MessageStore {
   }
 
   /** Stores a message under the next id and drops what falls out of the window. */
-  append(user: string, message: string, ts: number): ChatMessage {
+  append(user: string, message: string, ts: number, verified: boolean): ChatMessage {
     const id = this.#lastId + 1;
     this.#sql.exec(
-      "INSERT INTO messages (id, user, message, ts) VALUES (?, ?, ?, ?)",
+      "INSERT INTO messages (id, user, message, ts, verified) VALUES (?, ?, ?, ?, ?)",
       id,
       user,
       message,
       ts,
+      verified ? 1 : 0,
     );
     this.#lastId = id;
     // Ids are contiguous, so the window is an id range and the delete hits the index.
     if (id > this.#limit) this.#sql.exec("DELETE FROM messages WHERE id <= ?", id - this.#limit);
-    return { id, user, message, ts };
+    return verified ? { id, user, message, ts, verified } : { id, user, message, ts };
   }
 
   /** The newest `count` messages, oldest first. */
   latest(count: number): ChatMessage[] {
     if (count <= 0) return [];
-    return this.#sql
-      .exec<Row>(
-        "SELECT id, user, message, ts FROM messages WHERE id > ? ORDER BY id",
-        this.#lastId - count,
-      )
-      .toArray();
+    return this.after(this.#lastId - count, count);
   }
 
   /** Messages with an id above `since`, oldest first, at most `limit`. */
   after(since: number, limit: number): ChatMessage[] {
     return this.#sql
-      .exec<Row>(
-        "SELECT id, user, message, ts FROM messages WHERE id > ? ORDER BY id LIMIT ?",
-        since,
-        limit,
-      )
-      .toArray();
+      .exec<Row>(`${SELECT} WHERE id > ? ORDER BY id LIMIT ?`, since, limit)
+      .toArray()
+      .map(toMessage);
   }
 
   /** Id of the oldest message still kept, or null for an empty room. */

@@ -8,6 +8,8 @@
 export interface Member {
   id: string;
   name: string;
+  /** Joined with a signed join token: the name and id are the backend's, not self-chosen. */
+  verified: boolean;
 }
 
 /** A stored chat message, as history and the API return it. */
@@ -16,6 +18,8 @@ export interface ChatMessage {
   message: string;
   user: string;
   ts: number;
+  /** Present (true) only when the author joined with a signed join token. */
+  verified?: true;
 }
 
 export type ChatFrame = { type: "chat" } & ChatMessage;
@@ -56,6 +60,10 @@ export interface HistoryGapFrame {
   since: number;
   oldestId: number;
 }
+
+/** Close codes a room uses when it ends a connection on purpose. */
+export const CLOSE_REMOVED = 4001;
+export const CLOSE_BANNED = 4003;
 
 export type RichFrame = WelcomeFrame | PresenceFrame | HistoryGapFrame;
 export type ServerFrame = ChatFrame | ErrorFrame | RichFrame;
