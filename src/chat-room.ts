@@ -262,7 +262,8 @@ export class ChatRoom extends DurableObject<Env> {
         ? [CLOSE_REMOVED, "removed by a moderator"]
         : [CLOSE_BANNED, `banned until ${new Date(until).toISOString()}`];
     let disconnected = 0;
-    for (const [ws, session] of [...this.#sessions]) {
+    // Deleting the current entry while iterating a Map is safe.
+    for (const [ws, session] of this.#sessions) {
       if (session.id !== memberId) continue;
       this.#leave(ws);
       try {
