@@ -1,0 +1,202 @@
+/**
+ * @module report
+ * Turns scenario figures into the printed table, the Markdown report and
+ * the target check of issue 6 (ratios of the project to the minimal room).
+ */
+
+/** Figures shown per scenario, in order, with their label and unit. "lower" = lower is better. */
+export const FIGURES = /** @type {const} */ ([
+  ["frames_per_s", "delivered frames/s", "higher"],
+  ["p50_ms", "latency p50 ms", "lower"],
+  ["p90_ms", "latency p90 ms", "lower"],
+  ["p99_ms", "latency p99 ms", "lower"],
+  ["max_ms", "latency max ms", "lower"],
+  ["lost", "lost", "lower"],
+  ["duplicated", "duplicated", "lower"],
+  ["reordered", "reordered", "lower"],
+  ["error_frames", "error frames", "lower"],
+  ["conn_per_s", "connections/s", "higher"],
+  ["handshake_p99_ms", "handshake p99 ms", "lower"],
+  ["req_per_s", "inject accepted req/s", "higher"],
+  ["http_p99_ms", "inject HTTP p99 ms", "lower"],
+  ["joins_per_s", "joins/s under load", "higher"],
+  ["join_ready_p50_ms", "join→history done p50 ms", "lower"],
+  ["join_ready_p99_ms", "join→history done p99 ms", "lower"],
+  ["history_frames_per_join", "history frames per join", "none"],
+  ["joiner_gaps", "gaps seen by joiners", "lower"],
+  ["server_cpu_s", "server CPU s", "lower"],
+  ["cpu_us_per_frame", "server CPU µs per delivered frame", "lower"],
+  ["rss_mb", "server RSS MB (peak)", "lower"],
+  ["rss_kb_per_conn", "RSS KB per open connection", "lower"],
+  ["loadgen_cpu_s", "load generator CPU s", "none"],
+  ["other_cpu_s", "CPU s used by other processes", "none"],
+]);
+
+/** Figures kept in the short table (README). */
+const SHORT = new Set([
+  "frames_per_s",
+  "p50_ms",
+  "p99_ms",
+  "lost",
+  "conn_per_s",
+  "req_per_s",
+  "join_ready_p99_ms",
+  "cpu_us_per_frame",
+  "rss_kb_per_conn",
+]);
+const SHORT_BY_SCENARIO = /** @type {Record<string, string[]>} */ ({
+  ramp: ["conn_per_s", "handshake_p99_ms", "rss_kb_per_conn"],
+  inject: ["req_per_s", "http_p99_ms", "p50_ms", "p99_ms", "lost"],
+  history: ["frames_per_s", "p99_ms", "lost", "joins_per_s", "join_ready_p99_ms", "joiner_gaps"],
+});
+const FANOUT = new Set(["fixed", "max100", "max1000", "rooms"]);
+
+/** @param {unknown} v */
+function fmt(v) {
+  if (v === null || v === undefined) return "n/a";
+  if (typeof v !== "number") return String(v);
+  if (Number.isInteger(v)) return v.toLocaleString("en-US");
+  if (Math.abs(v) >= 100) return Math.round(v).toLocaleString("en-US");
+  return String(Math.round(v * 100) / 100);
+}
+
+/** @param {unknown} a @param {unknown} b */
+export function ratio(a, b) {
+  if (typeof a !== "number" || typeof b !== "number") return null;
+  if (b === 0) return a === 0 ? null : Infinity;
+  return Math.round((a / b) * 100) / 100;
+}
+
+/** @param {number | null} r */
+const fmtRatio = (r) => (r === null ? "–" : r === Infinity ? "∞" : `${r}x`);
+
+/**
+ * @typedef {{ scenario: string, label: string, target: string, figures?: Record<string, any>, error?: string }} Row
+ */
+
+/**
+ * Rows of the comparison table: one per scenario and figure.
+ * @param {Row[]} rows @param {string[]} targets @param {boolean} short
+ */
+export function tableRows(rows, targets, short) {
+  /** @type {string[][]} */
+  const out = [];
+  const scenarios = [...new Set(rows.map((r) => r.scenario))];
+  const hasMin = targets.includes("minimal");
+  const hasRaw = targets.includes("raw");
+  for (const scenario of scenarios) {
+    const byTarget = new Map(rows.filter((r) => r.scenario === scenario).map((r) => [r.target, r]));
+    const label = rows.find((r) => r.scenario === scenario)?.label ?? scenario;
+    const errs = [...byTarget.values()].filter((r) => r.error);
+    for (const e of errs) out.push([label, `FAILED (${e.target})`, String(e.error).slice(0, 120)]);
+    const keys = short
+      ? (SHORT_BY_SCENARIO[scenario] ?? FIGURES.map((f) => f[0]).filter((k) => SHORT.has(k)))
+      : FIGURES.map((f) => f[0]);
+    let first = true;
+    for (const key of keys) {
+      const values = targets.map((t) => byTarget.get(t)?.figures?.[key]);
+      if (values.every((v) => v === null || v === undefined)) continue;
+      const p = byTarget.get("project")?.figures?.[key];
+      const row = [
+        first ? label : "",
+        FIGURES.find((f) => f[0] === key)?.[1] ?? key,
+        ...values.map(fmt),
+      ];
+      if (hasMin) row.push(fmtRatio(ratio(p, byTarget.get("minimal")?.figures?.[key])));
+      if (hasRaw) row.push(fmtRatio(ratio(p, byTarget.get("raw")?.figures?.[key])));
+      out.push(row);
+      first = false;
+    }
+  }
+  return out;
+}
+
+/** @param {string[]} targets */
+export function tableHeader(targets) {
+  const h = ["scenario", "figure", ...targets];
+  if (targets.includes("minimal") && targets.includes("project")) h.push("project/minimal");
+  if (targets.includes("raw") && targets.includes("project")) h.push("project/raw");
+  return h;
+}
+
+const mdLine = (/** @type {string[]} */ cells) => `| ${cells.join(" | ")} |`;
+
+/** @param {string[]} header @param {string[][]} rows */
+export function markdownTable(header, rows) {
+  const line = mdLine;
+  return [
+    line(header),
+    line(header.map((_, i) => (i < 2 ? "---" : "---:"))),
+    ...rows.map((r) => line([...r, ...Array(header.length - r.length).fill("")])),
+  ].join("\n");
+}
+
+/** @param {string[]} header @param {string[][]} rows */
+export function textTable(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (/** @type {string[]} */ cells) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/**
+ * The issue's targets, checked on one run's figures.
+ * @param {Row[]} rows
+ * @returns {{ target: string, ok: boolean | null, detail: string }[]}
+ */
+export function checkTargets(rows) {
+  /** @param {string} s @param {string} t */
+  const fig = (s, t) => rows.find((r) => r.scenario === s && r.target === t)?.figures;
+  const out = [];
+  for (const s of FANOUT) {
+    const p = fig(s, "project");
+    const m = fig(s, "minimal");
+    if (!p || !m) continue;
+    const fr = ratio(p.frames_per_s, m.frames_per_s);
+    out.push({
+      target: `${s}: frames/s ≥ 0.9x minimal`,
+      ok: fr === null ? null : fr >= 0.9,
+      detail: `${fmt(p.frames_per_s)} vs ${fmt(m.frames_per_s)} (${fmtRatio(fr)})`,
+    });
+    const pr = ratio(p.p99_ms, m.p99_ms);
+    out.push({
+      target: `${s}: p99 ≤ 1.2x minimal`,
+      ok: pr === null ? null : pr <= 1.2,
+      detail: `${fmt(p.p99_ms)} ms vs ${fmt(m.p99_ms)} ms (${fmtRatio(pr)})`,
+    });
+  }
+  const pr = fig("ramp", "project");
+  const mr = fig("ramp", "minimal");
+  if (pr && mr) {
+    const r = ratio(pr.conn_per_s, mr.conn_per_s);
+    out.push({
+      target: "ramp: connections/s ≥ 0.8x minimal",
+      ok: r === null ? null : r >= 0.8,
+      detail: `${fmt(pr.conn_per_s)} vs ${fmt(mr.conn_per_s)} (${fmtRatio(r)})`,
+    });
+  }
+  for (const r of rows.filter((x) => x.target === "project")) {
+    if (!r.figures) continue;
+    const f = r.figures;
+    const bad =
+      (f.lost ?? 0) +
+      (f.duplicated ?? 0) +
+      (f.reordered ?? 0) +
+      (f.joiner_gaps ?? 0) +
+      (f.conn_failed ?? 0);
+    out.push({
+      target: `${r.scenario}: zero lost, duplicated, reordered`,
+      ok: bad === 0,
+      detail: `lost ${fmt(f.lost ?? 0)}, dup ${fmt(f.duplicated ?? 0)}, reordered ${fmt(f.reordered ?? 0)}${f.joiner_gaps !== undefined ? `, joiner gaps ${fmt(f.joiner_gaps)}` : ""}${f.conn_failed ? `, failed connects ${f.conn_failed}` : ""}`,
+    });
+  }
+  const inj = fig("inject", "project");
+  if (inj) {
+    out.push({
+      target: "inject: keeps up with the offered rate",
+      ok: inj.req_accepted >= 0.98 * inj.req_offered && inj.req_rejected === 0,
+      detail: `${fmt(inj.req_per_s)} req/s accepted, ${fmt(inj.req_accepted)}/${fmt(inj.req_offered)} requests, HTTP p99 ${fmt(inj.http_p99_ms)} ms (offered ${fmt(inj.req_offered_per_s)}/s)`,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,283 @@
+/**
+ * @module servers
+ * Starts the three servers the benchmark compares, each in its own process
+ * group so it can be stopped with everything it spawned (wrangler starts a
+ * node process, esbuild and two workerd processes), and only that.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { listeningPorts, treeSample } from "./proc.mjs";
+
+export const ROOT = resolve(import.meta.dirname, "..", "..");
+const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+
+/** Vars the project reads; removed from wrangler's environment so the shell can't override them. */
+const PROJECT_VARS = [
+  "HISTORY_LIMIT",
+  "HISTORY_ON_JOIN",
+  "MAX_MESSAGE_CHARS",
+  "RATE_LIMIT_MESSAGES",
+  "RATE_LIMIT_WINDOW_SECONDS",
+  "ALLOWED_ORIGINS",
+  "BROADCAST_TOKEN",
+];
+
+/** The only override of the project's configuration: fan-out needs more than 20 msgs/10 s per socket. */
+export const PROJECT_OVERRIDES = { RATE_LIMIT_MESSAGES: "100000" };
+
+/** A port nobody listens on right now (the kernel picks it; never 8787/9229). */
+export async function freePort() {
+  for (;;) {
+    const port = await new Promise((res, rej) => {
+      const s = createServer();
+      s.on("error", rej);
+      s.listen(0, "127.0.0.1", () => {
+        const addr = s.address();
+        s.close(() => res(typeof addr === "object" && addr ? addr.port : 0));
+      });
+    });
+    if (port !== 8787 && port !== 9229) return port;
+  }
+}
+
+/**
+ * @typedef {object} Server
+ * @property {string} name
+ * @property {"project" | "plain"} protocol
+ * @property {number} port
+ * @property {number} pid root of the process group
+ * @property {string} [token]
+ * @property {string[]} log
+ * @property {() => Promise<void>} stop
+ * @property {number} [inspectorPort]
+ * @property {() => Promise<number | null>} directPort  user workerd's own port, bypassing wrangler's proxy
+ */
+
+/** @type {Set<import("node:child_process").ChildProcess>} */
+const started = new Set();
+
+/** Kills every process group we started; safe to call from an exit handler. */
+export function killAll() {
+  for (const child of started) {
+    if (child.pid && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/**
+ * @param {string} name
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ cwd: string, env: NodeJS.ProcessEnv }} opts
+ */
+function launch(name, cmd, args, opts) {
+  const child = spawn(cmd, args, { ...opts, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  started.add(child);
+  /** @type {string[]} */
+  const log = [];
+  const keep = (/** @type {Buffer} */ b) => {
+    log.push(b.toString());
+    if (log.length > 200) log.splice(0, log.length - 200);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const exited = new Promise((res) => child.once("exit", res));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // gone
+      }
+      const timer = setTimeout(() => {
+        try {
+          if (child.pid) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }, 3000);
+      await exited;
+      clearTimeout(timer);
+    }
+    started.delete(child);
+  };
+  return { child, log, stop, exited };
+}
+
+/**
+ * Polls until GET url answers with the expected status.
+ * @param {string} url @param {number} status @param {Promise<unknown>} exited @param {number} timeoutMs
+ */
+async function waitHttp(url, status, exited, timeoutMs) {
+  const state = { dead: false };
+  void exited.then(() => (state.dead = true));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !state.dead) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === status) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(state.dead ? "exited before it was ready" : `not ready after ${timeoutMs} ms`);
+}
+
+/**
+ * Starts `wrangler dev` for a config in `cwd` with a fresh persistence dir.
+ * @param {{ name: string, protocol: "project" | "plain", cwd: string, vars: Record<string, string>, tmp: string }} o
+ * @returns {Promise<Server>}
+ */
+async function startWrangler(o) {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const persist = mkdtempSync(join(o.tmp, `${o.name}-state-`));
+  const env = { ...process.env };
+  for (const k of PROJECT_VARS) delete env[k];
+  Object.assign(env, o.vars, {
+    // No route out on CI and dev boxes: skip the Request.cf download and telemetry.
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_SEND_METRICS: "false",
+    FORCE_COLOR: "0",
+  });
+  const args = [
+    WRANGLER,
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    persist,
+    "--log-level",
+    "warn",
+    "--show-interactive-dev-session=false",
+    ...Object.entries(o.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
+  const p = launch(o.name, process.execPath, args, { cwd: o.cwd, env });
+  try {
+    await waitHttp(`http://127.0.0.1:${port}/ws/chat/bench-probe/`, 426, p.exited, 90_000);
+  } catch (e) {
+    await p.stop();
+    throw new Error(`${o.name}: wrangler dev ${String(e)}\n${p.log.join("").slice(-3000)}`, {
+      cause: e,
+    });
+  }
+  return {
+    name: o.name,
+    protocol: o.protocol,
+    port,
+    inspectorPort,
+    pid: /** @type {number} */ (p.child.pid),
+    token: o.vars.BROADCAST_TOKEN,
+    log: p.log,
+    stop: async () => {
+      await p.stop();
+      rmSync(persist, { recursive: true, force: true });
+    },
+    directPort: () => directPort(/** @type {number} */ (p.child.pid)),
+  };
+}
+
+/**
+ * The port of the workerd process that runs the Worker itself, behind
+ * wrangler's proxy: of its listening sockets (entry, inspector, debug), the
+ * one that answers like the Worker.
+ * @param {number} rootPid
+ */
+async function directPort(rootPid) {
+  const user = treeSample(rootPid).find((p) => p.role === "workerd-user");
+  for (const candidate of user ? listeningPorts(user.pid) : []) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${candidate}/ws/chat/bench-probe/`, {
+        signal: AbortSignal.timeout(1500),
+      });
+      await res.arrayBuffer();
+      if (res.status === 426) return candidate;
+    } catch {
+      // not the entry socket
+    }
+  }
+  return null;
+}
+
+/**
+ * Copies the project (everything but node_modules, .git, .wrangler, bench and
+ * local secrets) to a temporary directory, so edits other people make in src/ during a run don't make
+ * wrangler reload the Worker (dropping every socket), and the developer's
+ * .dev.vars / .env are not read.
+ * @param {string} tmp
+ */
+function snapshotProject(tmp) {
+  const dir = join(tmp, "project");
+  const skip = /^(node_modules|\.git|\.wrangler|\.dev\.vars.*|\.env.*|bench|dist|test-results)$/;
+  for (const entry of readdirSync(ROOT)) {
+    if (skip.test(entry)) continue;
+    cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  return dir;
+}
+
+/** @param {string} tmp */
+export async function startProject(tmp) {
+  const token = randomBytes(18).toString("base64url");
+  return startWrangler({
+    name: "project",
+    protocol: "project",
+    cwd: snapshotProject(tmp),
+    vars: { BROADCAST_TOKEN: token, ...PROJECT_OVERRIDES },
+    tmp,
+  });
+}
+
+/** @param {string} tmp */
+export async function startMinimal(tmp) {
+  const dir = join(tmp, "minimal");
+  cpSync(join(ROOT, "bench", "minimal"), dir, {
+    recursive: true,
+    filter: (s) => !s.includes(".wrangler"),
+  });
+  return startWrangler({ name: "minimal", protocol: "plain", cwd: dir, vars: {}, tmp });
+}
+
+/** @returns {Promise<Server>} */
+export async function startRaw() {
+  const port = await freePort();
+  const p = launch("raw", process.execPath, [join(ROOT, "bench", "raw-server.mjs"), String(port)], {
+    cwd: ROOT,
+    env: process.env,
+  });
+  const deadline = Date.now() + 15_000;
+  while (!p.log.join("").includes("listening")) {
+    if (Date.now() > deadline || p.child.exitCode !== null)
+      throw new Error(`raw ws server did not start\n${p.log.join("")}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    name: "raw",
+    protocol: "plain",
+    port,
+    pid: /** @type {number} */ (p.child.pid),
+    log: p.log,
+    stop: p.stop,
+    directPort: async () => null,
+  };
+}
+
+export function makeTmp() {
+  return mkdtempSync(join(tmpdir(), "chat-bench-"));
+}

@@ -1,0 +1,274 @@
+/**
+ * `npm run bench`: starts the project (wrangler dev), the minimal room
+ * (wrangler dev, bench/minimal) and a raw `ws` server, drives all three
+ * through the same scenarios with one load generator, prints a table and
+ * writes bench/results/<date>.json and .md.
+ *
+ *   npm run bench                      full run, about 10 minutes
+ *   npm run bench -- --quick           small sizes, under a minute, results in a temp dir
+ *   npm run bench -- --only=max100,ramp          some scenarios
+ *   npm run bench -- --targets=minimal,minimal-direct,minimal-batch
+ *       extra targets for investigation: <server>[-direct][-batch][-deflate]
+ *       (-direct: straight to the workerd running the Worker, past wrangler's proxy;
+ *        -batch: ?batch=1 frames; -deflate: the client offers permessage-deflate)
+ *   npm run bench -- --merge           replace these scenarios in today's results file
+ *   npm run bench -- --out=DIR         write results elsewhere
+ *
+ * Exits non-zero if a server does not start or a scenario fails.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { machineInfo } from "./lib/proc.mjs";
+import { checkTargets, markdownTable, tableHeader, tableRows, textTable } from "./lib/report.mjs";
+import { runScenario, SCENARIOS, SIZES } from "./lib/scenarios.mjs";
+import {
+  killAll,
+  makeTmp,
+  PROJECT_OVERRIDES,
+  ROOT,
+  startMinimal,
+  startProject,
+  startRaw,
+} from "./lib/servers.mjs";
+
+/** @typedef {import("./lib/report.mjs").Row} Row */
+/** @typedef {import("./lib/servers.mjs").Server} Server */
+
+const argv = process.argv.slice(2);
+const flag = (/** @type {string} */ name) => argv.includes(`--${name}`);
+const option = (/** @type {string} */ name) =>
+  argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+const quick = flag("quick");
+const sizes = quick ? SIZES.quick : SIZES.full;
+const only = option("only")?.split(",");
+const scenarios = SCENARIOS.filter(([name]) => !only || only.includes(name));
+const targetNames = (option("targets") ?? "project,minimal,raw").split(",");
+const date = new Date().toISOString().slice(0, 10);
+const outDir =
+  option("out") ??
+  (quick ? join(tmpdir(), `chat-bench-quick-${Date.now()}`) : join(ROOT, "bench", "results"));
+const scenarioTimeoutMs = quick ? 60_000 : 180_000;
+
+for (const t of targetNames)
+  if (
+    !/^(project|minimal|raw)(-direct)?(-batch)?(-deflate)?$/.test(t) ||
+    (t.startsWith("raw") && t.includes("-direct"))
+  )
+    throw new Error(`unknown target ${t}`);
+
+const onSignal = () => {
+  killAll();
+  process.exit(130);
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+process.on("exit", killAll);
+
+/** @param {string} p */
+const version = (p) =>
+  /** @type {{ version: string }} */ (JSON.parse(readFileSync(p, "utf8"))).version;
+const rowKey = (/** @type {Row} */ r) => `${r.scenario}/${r.target}`;
+
+function versions() {
+  const require = createRequire(import.meta.url);
+  const wranglerPkg = require.resolve("wrangler/package.json");
+  const workerdPkg = createRequire(wranglerPkg).resolve("workerd/package.json");
+  const workerdBin = createRequire(workerdPkg).resolve("workerd/bin/workerd");
+  let workerdRuntime = "unknown";
+  try {
+    workerdRuntime = execFileSync(workerdBin, ["--version"], { encoding: "utf8" }).trim();
+  } catch {
+    // keep unknown
+  }
+  return {
+    node: process.version,
+    wrangler: version(wranglerPkg),
+    workerd: `${version(workerdPkg)} (${workerdRuntime})`,
+    ws: version(require.resolve("ws/package.json")),
+  };
+}
+
+function gitState() {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "wrangler.toml"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    }).trim();
+    return { commit, src_uncommitted_changes: dirty ? dirty.split("\n").length : 0 };
+  } catch {
+    return { commit: "unknown", src_uncommitted_changes: null };
+  }
+}
+
+/**
+ * @param {string} name e.g. "minimal-direct-batch"
+ * @param {Record<string, Server>} servers
+ * @returns {Promise<import("./lib/loadgen.mjs").Target>}
+ */
+async function target(name, servers) {
+  const base = /** @type {"project" | "minimal" | "raw"} */ (name.split("-")[0]);
+  const server = /** @type {Server} */ (servers[base]);
+  let port = server.port;
+  if (name.includes("-direct")) {
+    const direct = await server.directPort();
+    if (direct === null) throw new Error(`${name}: could not find the user workerd's port`);
+    port = direct;
+  }
+  return {
+    name,
+    protocol: server.protocol,
+    port,
+    token: server.token,
+    batch: name.includes("-batch"),
+    deflate: name.includes("-deflate"),
+  };
+}
+
+/** @param {Row[]} rows @param {string[]} targets @param {Record<string, unknown>} meta */
+function markdown(rows, targets, meta) {
+  const m = /** @type {any} */ (meta);
+  const checks = checkTargets(rows);
+  return `# Benchmark results ${m.date}${m.quick ? " (quick)" : ""}
+
+Machine: ${m.machine.cpu}, ${m.machine.cores} cores, ${m.machine.memory_gb} GB; load average at start ${m.machine.loadavg.join(" / ")} (1/5/15 min).
+Versions: node ${m.versions.node}, wrangler ${m.versions.wrangler}, workerd ${m.versions.workerd}, ws ${m.versions.ws}. Project at ${m.git.commit}${m.git.src_uncommitted_changes ? ` with ${m.git.src_uncommitted_changes} uncommitted file(s) in src/` : ""}.
+Project configuration: wrangler.toml as is, except ${Object.entries(m.project_overrides)
+    .map(([k, v]) => `\`--var ${k}:${v}\``)
+    .join(
+      ", ",
+    )} (the default 20 messages per 10 s per socket would refuse fan-out load); every other feature on.
+Load generator and servers share the machine; "CPU s used by other processes" is what the rest of the machine used meanwhile.
+Latency is send → delivery to each receiver (timestamp and per-sender sequence inside each message).
+
+${markdownTable(tableHeader(targets), tableRows(rows, targets, false))}
+
+## Targets (issue 6)
+
+${checks.length ? checks.map((c) => `- ${c.ok === null ? "?" : c.ok ? "met" : "**missed**"}: ${c.target}: ${c.detail}`).join("\n") : "(needs project and minimal)"}
+`;
+}
+
+async function main() {
+  const machine = machineInfo();
+  const meta = {
+    date,
+    quick,
+    machine,
+    versions: versions(),
+    git: gitState(),
+    project_overrides: PROJECT_OVERRIDES,
+    sizes,
+    targets: targetNames,
+  };
+  console.log(
+    `bench ${quick ? "(quick) " : ""}on ${machine.cpu}, ${machine.cores} cores, load ${machine.loadavg.join(" ")}`,
+  );
+  const tmp = makeTmp();
+  /** @type {Record<string, Server>} */
+  const servers = {};
+  /** @type {Row[]} */
+  const rows = [];
+  let failed = false;
+  try {
+    const bases = new Set(targetNames.map((t) => t.split("-")[0]));
+    const t0 = Date.now();
+    const starting = await Promise.allSettled([
+      bases.has("project") ? startProject(tmp).then((s) => (servers.project = s)) : null,
+      bases.has("minimal") ? startMinimal(tmp).then((s) => (servers.minimal = s)) : null,
+      bases.has("raw") ? startRaw().then((s) => (servers.raw = s)) : null,
+    ]);
+    for (const r of starting) if (r.status === "rejected") throw r.reason;
+    console.log(
+      `servers up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${Object.values(servers)
+        .map((s) => `${s.name} :${s.port}`)
+        .join(", ")}`,
+    );
+    for (const [name, label] of scenarios) {
+      for (const t of targetNames) {
+        /** @type {Row} */
+        const row = { scenario: name, label, target: t };
+        const started = Date.now();
+        try {
+          const tg = await target(t, servers);
+          /** @type {ReturnType<typeof setTimeout> | undefined} */
+          let timer;
+          const timeout = new Promise((_, rej) => {
+            timer = setTimeout(
+              () => rej(new Error(`timed out after ${scenarioTimeoutMs} ms`)),
+              scenarioTimeoutMs,
+            );
+          });
+          const server = /** @type {Server} */ (servers[t.split("-")[0] ?? ""]);
+          row.figures = await Promise.race([runScenario(name, tg, server, sizes), timeout]);
+          clearTimeout(timer);
+          if (row.figures?.conn_failed)
+            throw new Error(
+              `${row.figures.conn_failed} connections failed: ${row.figures.conn_errors?.[0]}`,
+            );
+        } catch (e) {
+          row.error = e instanceof Error ? e.message : String(e);
+          failed = true;
+        }
+        rows.push(row);
+        const f = row.figures;
+        console.log(
+          `  ${name.padEnd(8)} ${t.padEnd(14)} ${row.error ? `FAILED: ${row.error}` : [f?.frames_per_s !== undefined ? `${f.frames_per_s} frames/s` : "", f?.p99_ms !== undefined ? `p99 ${f.p99_ms} ms` : "", f?.lost ? `lost ${f.lost}` : "", `${f?.conn_per_s} conn/s`, `cpu ${f?.server_cpu_s} s`, `other ${f?.other_cpu_s} s`].filter(Boolean).join(", ")} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+        );
+        for (const s of Object.values(servers)) {
+          try {
+            process.kill(s.pid, 0);
+          } catch {
+            throw new Error(`${s.name} server died during ${name}\n${s.log.join("").slice(-2000)}`);
+          }
+        }
+        await new Promise((r) => setTimeout(r, quick ? 200 : 1500));
+      }
+    }
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : e);
+    failed = true;
+  } finally {
+    await Promise.all(Object.values(servers).map((s) => s.stop()));
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  if (rows.length) {
+    mkdirSync(outDir, { recursive: true });
+    const base = join(outDir, quick ? `quick-${date}` : date);
+    let allRows = rows;
+    if (flag("merge") && existsSync(`${base}.json`)) {
+      const old = /** @type {{ rows: Row[] }} */ (JSON.parse(readFileSync(`${base}.json`, "utf8")));
+      const fresh = new Set(rows.map(rowKey));
+      allRows = [...old.rows.filter((r) => !fresh.has(rowKey(r))), ...rows];
+      const order = SCENARIOS.map(([n]) => n);
+      allRows.sort(
+        (a, b) =>
+          order.indexOf(/** @type {any} */ (a.scenario)) -
+          order.indexOf(/** @type {any} */ (b.scenario)),
+      );
+    }
+    const targets = [...new Set(allRows.map((r) => r.target))];
+    writeFileSync(
+      `${base}.json`,
+      `${JSON.stringify({ ...meta, targets, rows: allRows }, null, 2)}\n`,
+    );
+    writeFileSync(`${base}.md`, markdown(allRows, targets, meta));
+    console.log();
+    console.log(textTable(tableHeader(targets), tableRows(allRows, targets, false)));
+    console.log();
+    for (const c of checkTargets(allRows))
+      console.log(`${c.ok === null ? "?" : c.ok ? "met   " : "MISSED"}  ${c.target}: ${c.detail}`);
+    console.log(`\nresults: ${base}.json, ${base}.md`);
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+await main();
