@@ -12,6 +12,7 @@ import type { IdempotencyKey } from "./chat-room";
 import { MAX_BODY_BYTES, roomConfig } from "./config";
 import { fail } from "./http-errors";
 import { parseInjectBody } from "./inject-body";
+import { limitApiRequests } from "./rate-limit";
 import { mintJoinToken, MAX_TOKEN_TTL_SECONDS, verifyJoinToken } from "./join-token";
 import { intQuery, roomParam } from "./request-params";
 
@@ -20,7 +21,7 @@ const DEFAULT_TOKEN_TTL_SECONDS = 60 * 60;
 
 export const api = new Hono<{ Bindings: Env }>();
 
-api.use(secureHeaders(), requireBroadcastToken);
+api.use(secureHeaders(), limitApiRequests, requireBroadcastToken);
 
 api.get("/rooms/:room", async (c) => {
   const room = roomParam(c);
@@ -42,7 +43,7 @@ api.post(
     onError: () => fail(413, `request body is larger than ${MAX_BODY_BYTES} bytes`),
   }),
   validator("json", (body: unknown, c) => {
-    const parsed = parseInjectBody(body, roomConfig(c.env).maxMessageChars);
+    const parsed = parseInjectBody(body, roomConfig(c.env));
     if (!parsed.ok) fail(400, parsed.error);
     return parsed.value;
   }),
@@ -111,7 +112,12 @@ api.post(
       ttl,
     );
     // The token must pass the same checks a socket will apply.
-    const checked = await verifyJoinToken(minted.token, secret, room);
+    const checked = await verifyJoinToken(
+      minted.token,
+      secret,
+      room,
+      roomConfig(c.env).maxNameChars,
+    );
     if (!checked.ok) fail(400, checked.error.replace("join token", "token claims"));
     return c.json(minted, 201);
   },

@@ -126,6 +126,13 @@ export class ChatRoom extends DurableObject<Env> {
     if (!join || request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
       return new Response("expected a WebSocket upgrade from the Worker", { status: 400 });
 
+    if (this.#sessions.size >= this.#config.maxRoomConnections) {
+      log("refused", { room: this.#room, reason: "room full", members: this.#sessions.size });
+      return Response.json(
+        { error: `this room is full: at most ${this.#config.maxRoomConnections} connections` },
+        { status: 503, headers: { "Retry-After": "30" } },
+      );
+    }
     if (join.identity) {
       const until = this.#bans.bannedUntil(join.identity.id, Date.now());
       if (until !== null) {

@@ -14,6 +14,10 @@ export interface RoomConfig {
   /** Messages one connection may send per window before it gets `rate_limited`. */
   rateLimitMessages: number;
   rateLimitWindowMs: number;
+  /** Open sockets a room accepts; further upgrades get 503. */
+  maxRoomConnections: number;
+  /** Longest display name, in characters. */
+  maxNameChars: number;
 }
 
 /** The vars this module reads; Env satisfies it, and so does a plain object in tests. */
@@ -24,6 +28,8 @@ export type ConfigVars = Partial<
     | "MAX_MESSAGE_CHARS"
     | "RATE_LIMIT_MESSAGES"
     | "RATE_LIMIT_WINDOW_SECONDS"
+    | "MAX_ROOM_CONNECTIONS"
+    | "MAX_NAME_CHARS"
     | "ALLOWED_ORIGINS",
     string
   >
@@ -35,6 +41,8 @@ export const DEFAULTS: RoomConfig = {
   maxMessageChars: 2000,
   rateLimitMessages: 20,
   rateLimitWindowMs: 10_000,
+  maxRoomConnections: 10_000,
+  maxNameChars: 32,
 };
 
 /** Largest accepted inject API body; bigger ones get 413 before parsing. */
@@ -55,6 +63,8 @@ export function roomConfig(env: ConfigVars): RoomConfig {
     rateLimitMessages: intVar(env.RATE_LIMIT_MESSAGES, DEFAULTS.rateLimitMessages, 1),
     rateLimitWindowMs:
       intVar(env.RATE_LIMIT_WINDOW_SECONDS, DEFAULTS.rateLimitWindowMs / 1000, 1) * 1000,
+    maxRoomConnections: intVar(env.MAX_ROOM_CONNECTIONS, DEFAULTS.maxRoomConnections, 1),
+    maxNameChars: intVar(env.MAX_NAME_CHARS, DEFAULTS.maxNameChars, 1),
   };
 }
 

@@ -3,21 +3,26 @@
  * Names people show in a room. They are labels, not identities: anyone may
  * pick any name unless a signed join token fixes it.
  */
+import { DEFAULTS } from "./config";
 import { charCount, hasControlChar, type Parsed } from "./text";
 
-export const MAX_NAME_CHARS = 32;
+/** The default limit; MAX_NAME_CHARS in the environment overrides it. */
+export const MAX_NAME_CHARS = DEFAULTS.maxNameChars;
 
 /**
  * Trims, NFC-normalises and validates a display name. An absent or blank
  * name is not an error: the caller generates one.
  */
-export function parseDisplayName(input: string | null | undefined): Parsed<string | null> {
+export function parseDisplayName(
+  input: string | null | undefined,
+  maxChars = MAX_NAME_CHARS,
+): Parsed<string | null> {
   if (input === null || input === undefined) return { ok: true, value: null };
   const name = input.normalize("NFC").trim();
   if (name === "") return { ok: true, value: null };
   if (hasControlChar(name)) return { ok: false, error: "name contains a control character" };
-  if (charCount(name) > MAX_NAME_CHARS)
-    return { ok: false, error: `name is longer than ${MAX_NAME_CHARS} characters` };
+  if (charCount(name) > maxChars)
+    return { ok: false, error: `name is longer than ${maxChars} characters` };
   return { ok: true, value: name };
 }
 

@@ -7,7 +7,7 @@
 import { Hono, type Context } from "hono";
 import { api } from "./api-routes";
 import { encodeJoin, JOIN_HEADER, type JoinRequest } from "./chat-room";
-import { allowedOrigins } from "./config";
+import { allowedOrigins, roomConfig } from "./config";
 import { fail, handleError, jsonError } from "./http-errors";
 import { isPrivateRoom, verifyJoinToken, type Identity } from "./join-token";
 import { originAllowed } from "./origin";
@@ -30,7 +30,7 @@ const joinRoom = async (c: Context<{ Bindings: Env }>) => {
   if (!originAllowed(c.req.header("Origin"), c.req.url, allowedOrigins(c.env)))
     fail(403, "origin not allowed: add it to ALLOWED_ORIGINS to open sockets from that site");
   const join: JoinRequest = {
-    name: displayName(c.req.query("name"), "name"),
+    name: displayName(c.req.query("name"), "name", roomConfig(c.env).maxNameChars),
     identity: await identity(c, room),
     rich: flagQuery(c, "rich"),
     since: intQuery(c, "since"),
@@ -52,7 +52,12 @@ async function identity(c: Context<{ Bindings: Env }>, room: string): Promise<Id
       fail(503, "private rooms are disabled: JOIN_SECRET is not configured on the server");
     fail(401, "this room is private: join with ?token=<join token for this room>");
   }
-  const checked = await verifyJoinToken(token, c.env.JOIN_SECRET, room);
+  const checked = await verifyJoinToken(
+    token,
+    c.env.JOIN_SECRET,
+    room,
+    roomConfig(c.env).maxNameChars,
+  );
   if (!checked.ok) fail(checked.status, checked.error);
   return checked.identity;
 }

@@ -5,10 +5,13 @@
  */
 import { parseDisplayName } from "./display-name";
 import type { Injection } from "./chat-room";
+import type { RoomConfig } from "./config";
 import { checkMessageText } from "./protocol";
 import type { Parsed } from "./text";
 
 export const MAX_BATCH = 100;
+
+type Limits = Pick<RoomConfig, "maxMessageChars" | "maxNameChars">;
 export const DEFAULT_INJECT_USER = "api";
 
 export interface InjectBody {
@@ -19,7 +22,7 @@ export interface InjectBody {
 
 const SHAPE = 'body must be JSON like {"message": "hi"} or {"messages": [{"message": "hi"}]}';
 
-function item(value: unknown, maxChars: number, where: string): Parsed<Injection> {
+function item(value: unknown, limits: Limits, where: string): Parsed<Injection> {
   if (typeof value !== "object" || value === null || Array.isArray(value))
     return { ok: false, error: `${where}must be a JSON object like {"message": "hi"}` };
   const { message, user } = value as { message?: unknown; user?: unknown };
@@ -28,17 +31,17 @@ function item(value: unknown, maxChars: number, where: string): Parsed<Injection
       ok: false,
       error: `${where}needs a string "message" (and Content-Type: application/json)`,
     };
-  const checked = checkMessageText(message, maxChars);
+  const checked = checkMessageText(message, limits.maxMessageChars);
   if (!checked.ok) return { ok: false, error: `${where}${checked.error.message}` };
   if (user !== undefined && typeof user !== "string")
     return { ok: false, error: `${where}"user" must be a string` };
-  const name = parseDisplayName(user);
+  const name = parseDisplayName(user, limits.maxNameChars);
   if (!name.ok) return { ok: false, error: `${where}invalid user: ${name.error}` };
   return { ok: true, value: { message, user: name.value ?? DEFAULT_INJECT_USER } };
 }
 
 /** Validates a parsed JSON body; every message must pass or none is sent. */
-export function parseInjectBody(body: unknown, maxChars: number): Parsed<InjectBody> {
+export function parseInjectBody(body: unknown, limits: Limits): Parsed<InjectBody> {
   if (typeof body === "object" && body !== null && "messages" in body) {
     if ("message" in body)
       return { ok: false, error: 'send either "message" or "messages", not both' };
@@ -55,7 +58,7 @@ export function parseInjectBody(body: unknown, maxChars: number): Parsed<InjectB
       };
     const messages: Injection[] = [];
     for (const [i, value] of list.entries()) {
-      const parsed = item(value, maxChars, `messages[${i}]: `);
+      const parsed = item(value, limits, `messages[${i}]: `);
       if (!parsed.ok) return parsed;
       messages.push(parsed.value);
     }
@@ -63,6 +66,6 @@ export function parseInjectBody(body: unknown, maxChars: number): Parsed<InjectB
   }
   if (typeof body !== "object" || body === null || Array.isArray(body))
     return { ok: false, error: SHAPE };
-  const parsed = item(body, maxChars, "");
+  const parsed = item(body, limits, "");
   return parsed.ok ? { ok: true, value: { messages: [parsed.value], batch: false } } : parsed;
 }

@@ -38,6 +38,7 @@ export async function verifyJoinToken(
   token: string,
   secret: string | undefined,
   room: string,
+  maxNameChars: number,
 ): Promise<TokenCheck> {
   if (!secret)
     return refuse(503, "join tokens are disabled: JOIN_SECRET is not configured on the server");
@@ -69,11 +70,11 @@ export async function verifyJoinToken(
     return refuse(401, 'join token needs a "room" claim: a room name or "*"');
   if (scope !== "*" && scope.normalize("NFC") !== room)
     return refuse(403, "join token is for another room");
-  const displayName = parseDisplayName(typeof name === "string" ? name : undefined);
+  const displayName = parseDisplayName(typeof name === "string" ? name : undefined, maxNameChars);
   if (!displayName.ok) return refuse(401, `join token has an invalid "name": ${displayName.error}`);
   return {
     ok: true,
-    identity: { id: sub, name: displayName.value ?? [...sub].slice(0, 32).join("") },
+    identity: { id: sub, name: displayName.value ?? [...sub].slice(0, maxNameChars).join("") },
   };
 }
 

@@ -30,8 +30,12 @@ export function intQuery(c: Context, key: string, max = Number.MAX_SAFE_INTEGER)
 }
 
 /** A display name from `?name=` or a JSON `user` field; null means "make one up". */
-export function displayName(input: string | undefined, field: string): string | null {
-  const parsed = parseDisplayName(input);
+export function displayName(
+  input: string | undefined,
+  field: string,
+  maxChars: number,
+): string | null {
+  const parsed = parseDisplayName(input, maxChars);
   if (!parsed.ok) fail(400, `invalid ${field}: ${parsed.error}`);
   return parsed.value;
 }

@@ -12,9 +12,20 @@ export function wsPath(room: string, query = ""): string {
   return `/ws/chat/${encodeURIComponent(room)}/${query ? `?${query}` : ""}`;
 }
 
-/** A request through the Worker, the way a client on the network would send it. */
+/**
+ * A request through the Worker, the way a client on the network would send
+ * it. Each comes from its own random address unless the test sets
+ * CF-Connecting-IP, so only the rate-limit tests meet the API rate limit.
+ */
 export function request(path: string, init?: RequestInit): Promise<Response> {
-  return exports.default.fetch(new Request(`${ORIGIN}${path}`, init));
+  const req = new Request(`${ORIGIN}${path}`, init);
+  if (!req.headers.has("CF-Connecting-IP")) req.headers.set("CF-Connecting-IP", randomAddress());
+  return exports.default.fetch(req);
+}
+
+export function randomAddress(): string {
+  const [a, b, c] = crypto.getRandomValues(new Uint8Array(3));
+  return `10.${a}.${b}.${c}`;
 }
 
 export function api(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {

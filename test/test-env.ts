@@ -2,4 +2,8 @@
 export const TEST_TOKEN = "test-broadcast-token";
 export const TEST_HISTORY_LIMIT = 30;
 export const TEST_HISTORY_ON_JOIN = 5;
+/** Room capacity in tests: the 1,000-join burst plus its observer just fit. */
+export const TEST_MAX_ROOM_CONNECTIONS = 1001;
+/** API requests per address per 10 s in tests (3,000 in wrangler.toml). */
+export const TEST_API_RATE_LIMIT = 50;
 export const TEST_JOIN_SECRET = "test-join-secret-not-the-broadcast-token";
