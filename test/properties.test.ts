@@ -228,12 +228,22 @@ async function answer(res: Response, allowed: number[]): Promise<HttpAnswer> {
 }
 
 const upgrade = { Upgrade: "websocket" };
-const bearer = { Authorization: `Bearer ${TEST_TOKEN}` };
+/**
+ * The token, from a fresh client address each time: the API is rate-limited
+ * per address, and these tests are about parsing, not about that limit.
+ */
+function bearer(): Record<string, string> {
+  return { Authorization: `Bearer ${TEST_TOKEN}`, "CF-Connecting-IP": randomAddress() };
+}
+
+function randomAddress(): string {
+  return `10.${Array.from(crypto.getRandomValues(new Uint8Array(3))).join(".")}`;
+}
 
 function postMessage(room: string, body: BodyInit, headers: HeadersInit = {}) {
   return request(`/api/rooms/${encodeURIComponent(room)}/messages`, {
     method: "POST",
-    headers: { ...bearer, "Content-Type": "application/json", ...headers },
+    headers: { ...bearer(), "Content-Type": "application/json", ...headers },
     body,
   });
 }
@@ -321,13 +331,13 @@ describe("room names", () => {
           expect(a.json.error).toMatch(/^invalid room/);
         }
         const stats = await answer(
-          await request(`/api/rooms/${segment}`, { headers: bearer }),
+          await request(`/api/rooms/${segment}`, { headers: bearer() }),
           [200, 400],
         );
         expect(stats.status).toBe(expected === null ? 400 : 200);
         if (expected !== null) expect(stats.json.room).toBe(expected);
         const history = await answer(
-          await request(`/api/rooms/${segment}/messages`, { headers: bearer }),
+          await request(`/api/rooms/${segment}/messages`, { headers: bearer() }),
           [200, 400],
         );
         expect(history.status).toBe(expected === null ? 400 : 200);
@@ -343,7 +353,7 @@ describe("room names", () => {
       const segment = encodeURIComponent(s);
       for (const [path, init] of [
         [`/ws/chat/${segment}/`, { headers: upgrade }],
-        [`/api/rooms/${segment}`, { headers: bearer }],
+        [`/api/rooms/${segment}`, { headers: bearer() }],
       ] as const) {
         const a = await answer(await request(path, init), [400]);
         expect(a.json.error).toMatch(/^invalid room: .*longer than 64/);
@@ -570,7 +580,9 @@ describe("client frames", () => {
 // ---------------------------------------------------------------- valid messages round-trip
 
 async function historyAt(room: string, id: number) {
-  const res = await api(`/rooms/${encodeURIComponent(room)}/messages?since=${id - 1}&limit=1`);
+  const res = await api(`/rooms/${encodeURIComponent(room)}/messages?since=${id - 1}&limit=1`, {
+    headers: bearer(),
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as { messages: { id: number; message: string; user: string }[] })
     .messages[0];
@@ -781,7 +793,7 @@ describe("since", () => {
         expect(ws.status).toBe(ok ? 101 : 400);
         if (!ok) expect(ws.json.error).toMatch(/^invalid since/);
         const history = await answer(
-          await request(`/api/rooms/${room}/messages?${query}`, { headers: bearer }),
+          await request(`/api/rooms/${room}/messages?${query}`, { headers: bearer() }),
           [200, 400],
         );
         expect(history.status).toBe(ok ? 200 : 400);
@@ -813,7 +825,9 @@ describe("since", () => {
           } finally {
             client.close();
           }
-          const res = await api(`/rooms/${room}/messages?since=${since}&limit=${limit}`);
+          const res = await api(`/rooms/${room}/messages?since=${since}&limit=${limit}`, {
+            headers: bearer(),
+          });
           const body = (await res.json()) as { messages: { id: number }[] };
           expect(body.messages.map((m) => m.id)).toEqual(expected.slice(0, limit));
         },
@@ -897,7 +911,7 @@ describe("the inject API body", () => {
           const headers: Record<string, string> = type ? { "Content-Type": type } : {};
           const res = await request(`/api/rooms/${room}/messages`, {
             method: "POST",
-            headers: { ...bearer, ...headers },
+            headers: { ...bearer(), ...headers },
             body: b,
           });
           const a = await answer(res, [201, 400, 413]);
@@ -919,7 +933,7 @@ describe("the inject API body", () => {
     });
     const res = await request(`/api/rooms/${uniqueRoom()}/messages`, {
       method: "POST",
-      headers: { ...bearer, "Content-Type": "application/json" },
+      headers: { ...bearer(), "Content-Type": "application/json" },
       body: stream,
     });
     expect((await answer(res, [413])).json.error).toMatch(/larger than/);
@@ -961,7 +975,9 @@ describe("the Authorization header", () => {
   it("lets exactly the right token in and answers everything else with a JSON 401", async () => {
     await fc.assert(
       fc.asyncProperty(mutate, async (value) => {
-        const res = await request("/api/rooms/lobby", { headers: { Authorization: value } });
+        const res = await request("/api/rooms/lobby", {
+          headers: { Authorization: value, "CF-Connecting-IP": randomAddress() },
+        });
         const a = await answer(res, [200, 401]);
         expect(a.status).toBe(tokenAccepted(value) ? 200 : 401);
         if (a.status === 401) expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer/);
@@ -979,7 +995,9 @@ describe("the Authorization header", () => {
       "Bearer " + "=".repeat(10_000),
       "x".repeat(60_000),
     ]) {
-      const res = await request("/api/rooms/lobby", { headers: { Authorization: value } });
+      const res = await request("/api/rooms/lobby", {
+        headers: { Authorization: value, "CF-Connecting-IP": randomAddress() },
+      });
       expect((await answer(res, [401])).status).toBe(401);
     }
   });
