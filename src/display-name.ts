@@ -18,7 +18,8 @@ export function parseDisplayName(
   maxChars = MAX_NAME_CHARS,
 ): Parsed<string | null> {
   if (input === null || input === undefined) return { ok: true, value: null };
-  const name = input.normalize("NFC").trim();
+  // toWellFormed: a lone surrogate would not survive storage as UTF-8.
+  const name = input.toWellFormed().normalize("NFC").trim();
   if (name === "") return { ok: true, value: null };
   if (hasControlChar(name)) return { ok: false, error: "name contains a control character" };
   if (charCount(name) > maxChars)

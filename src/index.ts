@@ -67,6 +67,13 @@ app.get("/ws/chat/:room/", joinRoom);
 app.get("/ws/chat/:room", joinRoom);
 
 app.route("/api", api);
+
+// Reached only when the room segment was empty, or was "." or ".." and the
+// URL collapsed it: still a bad room name, not a missing page.
+const noRoom = () =>
+  fail(400, "invalid room: use /ws/chat/<room>/; a room name cannot be empty, '.' or '..'");
+app.get("/ws/*", noRoom);
+app.get("/ws", noRoom);
 app.route("/", pages);
 
 export default app satisfies ExportedHandler<Env>;

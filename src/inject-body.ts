@@ -37,7 +37,7 @@ function item(value: unknown, limits: Limits, where: string): Parsed<Injection> 
     return { ok: false, error: `${where}"user" must be a string` };
   const name = parseDisplayName(user, limits.maxNameChars);
   if (!name.ok) return { ok: false, error: `${where}invalid user: ${name.error}` };
-  return { ok: true, value: { message, user: name.value ?? DEFAULT_INJECT_USER } };
+  return { ok: true, value: { message: checked.message, user: name.value ?? DEFAULT_INJECT_USER } };
 }
 
 /** Validates a parsed JSON body; every message must pass or none is sent. */

@@ -111,7 +111,9 @@ export function checkMessageText(message: string, maxMessageChars: number): Clie
   if (message.trim() === "") return error("empty_message", "Message is empty.");
   if (message.length > maxMessageChars)
     return error("message_too_long", `Message is longer than ${maxMessageChars} characters.`);
-  return { ok: true, message };
+  // A lone surrogate would be broadcast as is but stored (UTF-8) as U+FFFD:
+  // replace it now so live delivery and history carry the same text.
+  return { ok: true, message: message.toWellFormed() };
 }
 
 export function rateLimitedFrame(windowMs: number, max: number): ErrorFrame {

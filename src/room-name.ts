@@ -32,5 +32,7 @@ export function parseRoomName(name: string): Parsed<string> {
   if (hasControlChar(room)) return { ok: false, error: "room name contains a control character" };
   if (room.includes("/")) return { ok: false, error: "room name contains '/'" };
   if (room.trim() !== room) return { ok: false, error: "room name starts or ends with whitespace" };
+  // URLs collapse these path segments, so no request could ever reach such a room.
+  if (room === "." || room === "..") return { ok: false, error: "room name cannot be '.' or '..'" };
   return { ok: true, value: room };
 }

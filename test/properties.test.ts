@@ -163,12 +163,12 @@ function roomRule(decoded: string): string | null {
   const room = decoded.normalize("NFC");
   const n = codePoints(room);
   const ok = n >= 1 && n <= MAX_ROOM && !CONTROL.test(room) && !room.includes("/");
-  return ok && room.trim() === room ? room : null;
+  return ok && room.trim() === room && room !== "." && room !== ".." ? room : null;
 }
 
 /** README: trimmed, NFC, at most 32 characters, no controls; blank means "make one up". */
 function nameRule(input: string): { ok: true; name: string | null } | { ok: false } {
-  const name = input.normalize("NFC").trim();
+  const name = input.toWellFormed().normalize("NFC").trim();
   if (name === "") return { ok: true, name: null };
   return CONTROL.test(name) || codePoints(name) > MAX_NAME ? { ok: false } : { ok: true, name };
 }
@@ -311,7 +311,7 @@ describe("room names", () => {
 
   it("every route accepts exactly the valid rooms and answers the rest with 400", async () => {
     // "", "." and ".." can't be sent as a path segment at all: see the
-    // it.fails test below.
+    // test below.
     const room = fc
       .oneof(unicodeText(8), fc.string({ unit: "grapheme", minLength: 1, maxLength: 70 }))
       .filter((s) => !["", ".", ".."].includes(s) && !s.startsWith("private-"));
@@ -361,12 +361,10 @@ describe("room names", () => {
     }
   });
 
-  // BUG (reported to the lead): "." and ".." pass parseRoomName, but the URL
-  // parser removes them as dot-segments, so /ws/chat/../ and /api/rooms/.. are
-  // other paths and answer 404; the empty name answers 404 too, where the
-  // README promises 400 "invalid room" on every route. A client that checks
-  // names with parseRoomName offers rooms no one can join.
-  it.fails("answers the names no URL can carry ('', '.', '..') the way the parser does", async () => {
+  // The URL parser removes "." and ".." as dot-segments and an empty segment
+  // matches no route, so these names never reach the room check; the parser
+  // refuses them and the Worker answers what is left of the URL with 400.
+  it("answers the names no URL can carry ('', '.', '..') the way the parser does", async () => {
     for (const s of ["", ".", ".."]) {
       const parsed = parseRoomName(s);
       const res = await request(wsPath(s), { headers: upgrade });
@@ -622,11 +620,10 @@ describe("valid messages", () => {
     }
   });
 
-  // BUG (reported to the lead): a lone surrogate ("\ud800", legal in JSON) is
-  // broadcast live as is, but SQLite stores it as UTF-8 and history gives
-  // back "\ufffd\ufffd\ufffd": members who were online and members who
-  // resume with since= see different text under the same id. Same for `user`.
-  it.fails("a message with a lone surrogate reads back from history exactly as it was delivered", async () => {
+  // A lone surrogate ("\ud800", legal in JSON) cannot be stored as UTF-8;
+  // the room replaces it with U+FFFD before broadcasting, so members online
+  // and members resuming with since= see the same text. Same for `user`.
+  it("a message with a lone surrogate reads back from history exactly as it was delivered", async () => {
     const room = uniqueRoom("surrogate");
     const observer = await connect(room);
     try {
@@ -641,7 +638,7 @@ describe("valid messages", () => {
     }
   });
 
-  it.fails("an injected user name with a lone surrogate reads back from history exactly as it was delivered", async () => {
+  it("an injected user name with a lone surrogate reads back from history exactly as it was delivered", async () => {
     const room = uniqueRoom("surrogate-user");
     const observer = await connect(room);
     try {
