@@ -4,7 +4,6 @@ import worker from "../src/index";
 import {
   Client,
   closeAll,
-  connect,
   ORIGIN,
   randomAddress,
   request,
