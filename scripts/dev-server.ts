@@ -73,7 +73,13 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     args.push("--var", `${key}:${value}`);
 
   // wrangler also reads secrets from process.env; keep the caller's out.
-  const env = { ...process.env, BROADCAST_TOKEN: undefined, WRANGLER_SEND_METRICS: "false" };
+  // No Request.cf download either: tests run offline and need no geolocation.
+  const env = {
+    ...process.env,
+    BROADCAST_TOKEN: undefined,
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  };
   const child = spawn(resolve(PROJECT_ROOT, "node_modules/.bin/wrangler"), args, {
     cwd: PROJECT_ROOT,
     env,
