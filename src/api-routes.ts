@@ -14,7 +14,7 @@ import { fail } from "./http-errors";
 import { parseInjectBody } from "./inject-body";
 import { limitApiRequests } from "./rate-limit";
 import { mintJoinToken, MAX_TOKEN_TTL_SECONDS, verifyJoinToken } from "./join-token";
-import { intQuery, roomParam } from "./request-params";
+import { intQuery, missingRoom, roomParam } from "./request-params";
 
 const MAX_BAN_SECONDS = 365 * 24 * 60 * 60;
 const DEFAULT_TOKEN_TTL_SECONDS = 60 * 60;
@@ -122,6 +122,10 @@ api.post(
     return c.json(minted, 201);
   },
 );
+
+// Room URLs with an empty, "." or ".." segment arrive collapsed to these.
+const noRoom = () => missingRoom("/api/rooms/<room>");
+for (const path of ["/rooms", "/rooms/", "/rooms//*"]) api.all(path, noRoom);
 
 /** Keys are 1 to 255 visible ASCII characters, like Stripe's; a UUID is typical. */
 async function idempotencyKey(

@@ -12,7 +12,7 @@ import { fail, handleError, jsonError } from "./http-errors";
 import { isPrivateRoom, verifyJoinToken, type Identity } from "./join-token";
 import { originAllowed } from "./origin";
 import { pages } from "./pages";
-import { displayName, flagQuery, intQuery, roomParam } from "./request-params";
+import { displayName, flagQuery, intQuery, missingRoom, roomParam } from "./request-params";
 
 export { ChatRoom } from "./chat-room";
 
@@ -68,12 +68,11 @@ app.get("/ws/chat/:room", joinRoom);
 
 app.route("/api", api);
 
-// Reached only when the room segment was empty, or was "." or ".." and the
-// URL collapsed it: still a bad room name, not a missing page.
-const noRoom = () =>
-  fail(400, "invalid room: use /ws/chat/<room>/; a room name cannot be empty, '.' or '..'");
+const noRoom = () => missingRoom("/ws/chat/<room>/");
 app.get("/ws/*", noRoom);
 app.get("/ws", noRoom);
+// "/api/rooms/.." arrives as "/api/"; the sub-app's own paths end at "/api".
+app.all("/api/", () => missingRoom("/api/rooms/<room>"));
 app.route("/", pages);
 
 export default app satisfies ExportedHandler<Env>;

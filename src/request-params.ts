@@ -20,6 +20,14 @@ export function roomParam(c: Context): string {
   return parsed.value;
 }
 
+/**
+ * For URLs whose room segment was empty, or was "." or ".." and collapsed
+ * away by URL parsing: still a bad room name, not a missing page.
+ */
+export function missingRoom(usage: string): never {
+  fail(400, `invalid room: use ${usage}; a room name cannot be empty, '.' or '..'`);
+}
+
 /** An optional non-negative integer query parameter such as `since` or `limit`. */
 export function intQuery(c: Context, key: string, max = Number.MAX_SAFE_INTEGER): number | null {
   const value = c.req.query(key);

@@ -372,12 +372,9 @@ describe("room names", () => {
     }
   });
 
-  // BUG (reported to the lead): the fix above covers /ws only. On the API the
-  // collapsed URLs /api/rooms/, /api/rooms/. and /api/rooms/.. (and
-  // /api/rooms//messages) answer 404 "not found", where the README promises
-  // 400 "invalid room" on every route. (/api/rooms/./messages collapses to
-  // the stats of a room called "messages": nothing the server can tell apart.)
-  it.fails("answers the API's collapsed room URLs with 400 too", async () => {
+  // The API's collapsed URLs too. (/api/rooms/./messages collapses to the
+  // stats of a room called "messages": nothing the server can tell apart.)
+  it("answers the API's collapsed room URLs with 400 too", async () => {
     for (const path of ["/api/rooms/", "/api/rooms/.", "/api/rooms/..", "/api/rooms//messages"]) {
       const res = await request(path, { headers: bearer() });
       expect({ path, status: res.status }).toEqual({ path, status: 400 });
