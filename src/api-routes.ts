@@ -15,6 +15,7 @@ import { parseInjectBody } from "./inject-body";
 import { limitApiRequests } from "./rate-limit";
 import { mintJoinToken, MAX_TOKEN_TTL_SECONDS, verifyJoinToken } from "./join-token";
 import { intQuery, missingRoom, roomParam } from "./request-params";
+import { toHex } from "./text";
 
 const MAX_BAN_SECONDS = 365 * 24 * 60 * 60;
 const DEFAULT_TOKEN_TTL_SECONDS = 60 * 60;
@@ -139,8 +140,5 @@ async function idempotencyKey(
     "SHA-256",
     new TextEncoder().encode(JSON.stringify(messages)),
   );
-  const fingerprint = Array.from(new Uint8Array(digest), (b) =>
-    b.toString(16).padStart(2, "0"),
-  ).join("");
-  return { key: header, fingerprint };
+  return { key: header, fingerprint: toHex(digest) };
 }

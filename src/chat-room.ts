@@ -12,6 +12,7 @@ import { IdempotencyStore } from "./idempotency-store";
 import type { Identity } from "./join-token";
 import { log } from "./log";
 import { MessageStore } from "./message-store";
+import { toHex } from "./text";
 import {
   CLOSE_BANNED,
   CLOSE_REMOVED,
@@ -367,6 +368,5 @@ function send(ws: WebSocket, frame: ServerFrame): void {
 }
 
 function newConnectionId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(crypto.getRandomValues(new Uint8Array(6)));
 }

@@ -12,6 +12,10 @@ export function hasControlChar(text: string): boolean {
   return CONTROL.test(text);
 }
 
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** Length in Unicode code points, so one emoji or one 汉字 counts once. */
 export function charCount(text: string): number {
   let n = 0;
