@@ -24,6 +24,7 @@ import { Histogram } from "./stats.mjs";
  * @property {string} [token]    BROADCAST_TOKEN for the project's inject API
  * @property {boolean} [batch]   ask for batched frames (?batch=1, newline-separated)
  * @property {boolean} [deflate] offer permessage-deflate like a browser does
+ * @property {string} [api]      minimal room variant (?api=cached|accept)
  */
 
 const now = () => performance.now();
@@ -120,6 +121,7 @@ export function wsUrl(target, room, o = {}) {
   const q = new URLSearchParams();
   if (o.rich && target.protocol === "project") q.set("rich", "1");
   if (target.batch) q.set("batch", "1");
+  if (target.api) q.set("api", target.api);
   const qs = q.toString();
   return `ws://127.0.0.1:${target.port}/ws/chat/${encodeURIComponent(room)}/${qs ? `?${qs}` : ""}`;
 }
@@ -420,7 +422,7 @@ export class Injector {
     const project = this.target.protocol === "project";
     const path = project
       ? `/api/rooms/${encodeURIComponent(room.name)}/messages`
-      : `/inject/${encodeURIComponent(room.name)}${this.target.batch ? "?batch=1" : ""}`;
+      : `/inject/${encodeURIComponent(room.name)}?batch=${this.target.batch ? 1 : 0}&api=${this.target.api ?? ""}`;
     /** @type {Record<string, string | number>} */
     const headers = {
       "Content-Type": "application/json",

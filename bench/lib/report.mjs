@@ -82,8 +82,8 @@ export function tableRows(rows, targets, short) {
   /** @type {string[][]} */
   const out = [];
   const scenarios = [...new Set(rows.map((r) => r.scenario))];
-  const hasMin = targets.includes("minimal");
-  const hasRaw = targets.includes("raw");
+  const hasMin = targets.includes("minimal") && targets.includes("project");
+  const hasRaw = targets.includes("raw") && targets.includes("project");
   for (const scenario of scenarios) {
     const byTarget = new Map(rows.filter((r) => r.scenario === scenario).map((r) => [r.target, r]));
     const label = rows.find((r) => r.scenario === scenario)?.label ?? scenario;

@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,16 +15,30 @@ import { listeningPorts, treeSample } from "./proc.mjs";
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 
-/** Vars the project reads; removed from wrangler's environment so the shell can't override them. */
-const PROJECT_VARS = [
-  "HISTORY_LIMIT",
-  "HISTORY_ON_JOIN",
-  "MAX_MESSAGE_CHARS",
-  "RATE_LIMIT_MESSAGES",
-  "RATE_LIMIT_WINDOW_SECONDS",
-  "ALLOWED_ORIGINS",
-  "BROADCAST_TOKEN",
-];
+/**
+ * Names under [vars] and `[secrets] required` in a wrangler.toml (a line-based
+ * read; enough for this project's config).
+ * @param {string} file
+ */
+function configNames(file) {
+  /** @type {string[]} */
+  const vars = [];
+  /** @type {string[]} */
+  let secrets = [];
+  let section = "";
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const header = /^\s*\[([^\]]+)\]\s*$/.exec(line);
+    if (header) {
+      section = header[1] ?? "";
+      continue;
+    }
+    const key = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(line)?.[1];
+    if (section === "vars" && key) vars.push(key);
+    if (section === "secrets" && key === "required")
+      secrets = [...line.matchAll(/"([^"]+)"/g)].map((m) => m[1] ?? "");
+  }
+  return { vars, secrets };
+}
 
 /** The only override of the project's configuration: fan-out needs more than 20 msgs/10 s per socket. */
 export const PROJECT_OVERRIDES = { RATE_LIMIT_MESSAGES: "100000" };
@@ -143,9 +157,14 @@ async function startWrangler(o) {
   const port = await freePort();
   const inspectorPort = await freePort();
   const persist = mkdtempSync(join(o.tmp, `${o.name}-state-`));
+  // Only what we pass counts: the shell's environment must not override a var or secret.
+  const names = configNames(join(o.cwd, "wrangler.toml"));
   const env = { ...process.env };
-  for (const k of PROJECT_VARS) delete env[k];
-  Object.assign(env, o.vars, {
+  for (const k of [...names.vars, ...names.secrets]) delete env[k];
+  /** @type {Record<string, string>} */
+  const secrets = {};
+  for (const k of names.secrets) secrets[k] = o.vars[k] ?? randomBytes(18).toString("base64url");
+  Object.assign(env, secrets, o.vars, {
     // No route out on CI and dev boxes: skip the Request.cf download and telemetry.
     CLOUDFLARE_CF_FETCH_ENABLED: "false",
     WRANGLER_SEND_METRICS: "false",
@@ -182,7 +201,7 @@ async function startWrangler(o) {
     port,
     inspectorPort,
     pid: /** @type {number} */ (p.child.pid),
-    token: o.vars.BROADCAST_TOKEN,
+    token: secrets.BROADCAST_TOKEN ?? o.vars.BROADCAST_TOKEN,
     log: p.log,
     stop: async () => {
       await p.stop();

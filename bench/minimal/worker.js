@@ -1,9 +1,16 @@
 // The minimal room of the benchmark (see ../FINDINGS.md): GET /ws/chat/<room>/
 // upgrades, POST /inject/<room> broadcasts the body. MinimalRoom is the
 // reference: accept, then send every received string to every socket.
-// With ?batch=1 the socket joins a BatchRoom instead, the batching prototype:
-// messages that arrive while a flush is pending go out together,
-// newline-separated, in one frame.
+//
+// Variants for the investigation, chosen per request (a room exists in one
+// variant only, so all its sockets must use the same query):
+//   ?batch=1       BatchRoom, the batching prototype: messages that arrive
+//                  while a flush is pending go out together, newline-separated,
+//                  in one frame
+//   ?api=cached    CachedRoom: keeps its sockets in a Set instead of calling
+//                  ctx.getWebSockets() for every message (as the project does)
+//   ?api=accept    AcceptRoom: the non-hibernatable API (server.accept() and a
+//                  "message" listener), to price the hibernation API
 import { DurableObject } from "cloudflare:workers";
 
 export class MinimalRoom extends DurableObject {
@@ -70,8 +77,82 @@ export class BatchRoom extends MinimalRoom {
   }
 }
 
+/** Same as MinimalRoom, but iterates its own Set of sockets. */
+export class CachedRoom extends MinimalRoom {
+  /** @type {Set<WebSocket>} */
+  sockets = new Set(this.ctx.getWebSockets());
+
+  /** @param {Request} request */
+  async fetch(request) {
+    if (request.method === "POST") {
+      this.broadcast(await request.text());
+      return new Response(null, { status: 204 });
+    }
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    this.sockets.add(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** @param {WebSocket} ws @param {number} code @param {string} reason */
+  webSocketClose(ws, code, reason) {
+    this.sockets.delete(ws);
+    super.webSocketClose(ws, code, reason);
+  }
+
+  /** @param {string | ArrayBuffer} message */
+  broadcast(message) {
+    for (const ws of this.sockets) {
+      try {
+        ws.send(message);
+      } catch {
+        this.sockets.delete(ws);
+      }
+    }
+  }
+}
+
+/** The regular (non-hibernatable) WebSocket API: the object stays in memory with its sockets. */
+export class AcceptRoom extends DurableObject {
+  /** @type {Set<WebSocket>} */
+  sockets = new Set();
+
+  /** @param {Request} request */
+  async fetch(request) {
+    if (request.method === "POST") {
+      this.broadcast(await request.text());
+      return new Response(null, { status: 204 });
+    }
+    const { 0: client, 1: server } = new WebSocketPair();
+    server.accept();
+    this.sockets.add(server);
+    server.addEventListener("message", (event) => this.broadcast(event.data));
+    server.addEventListener("close", (event) => {
+      this.sockets.delete(server);
+      try {
+        server.close(event.code === 1005 || event.code === 1006 ? 1000 : event.code, event.reason);
+      } catch {
+        // already closed
+      }
+    });
+    server.addEventListener("error", () => this.sockets.delete(server));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** @param {string | ArrayBuffer} message */
+  broadcast(message) {
+    for (const ws of this.sockets) {
+      try {
+        ws.send(message);
+      } catch {
+        this.sockets.delete(ws);
+      }
+    }
+  }
+}
+
 export default {
-  /** @param {Request} request @param {{ ROOM: DurableObjectNamespace, BATCH_ROOM: DurableObjectNamespace }} env */
+  /** @param {Request} request @param {Record<string, DurableObjectNamespace>} env */
   fetch(request, env) {
     const url = new URL(request.url);
     const ws = /^\/ws\/chat\/([^/]+)\/?$/.exec(url.pathname);
@@ -80,7 +161,17 @@ export default {
       return new Response("WebSocket endpoint", { status: 426 });
     const room = ws?.[1] ?? (request.method === "POST" ? inject?.[1] : undefined);
     if (room === undefined) return new Response("not found", { status: 404 });
-    const ns = url.searchParams.get("batch") === "1" ? env.BATCH_ROOM : env.ROOM;
-    return ns.getByName(decodeURIComponent(room)).fetch(request);
+    const api = url.searchParams.get("api");
+    const ns =
+      url.searchParams.get("batch") === "1"
+        ? env.BATCH_ROOM
+        : api === "cached"
+          ? env.CACHED_ROOM
+          : api === "accept"
+            ? env.ACCEPT_ROOM
+            : env.ROOM;
+    return /** @type {DurableObjectNamespace} */ (ns)
+      .getByName(decodeURIComponent(room))
+      .fetch(request);
   },
 };
