@@ -1,0 +1,830 @@
+#!/usr/bin/env node
+/**
+ * Soak test: a few hundred WebSocket clients over dozens of rooms against a
+ * real `wrangler dev`, for about a minute, with the server restarted in the
+ * middle. It proves, with counts, that every message is delivered exactly
+ * once and in order.
+ *
+ *   npm run soak                         # 60 s, 300 clients, 30 rooms, 2 restarts
+ *   npm run soak -- --duration 15        # the short run CI does
+ *   npm run soak -- --clients 500 --rooms 50 --restarts 3 --seed 42
+ *
+ * It starts its own `wrangler dev` on free ports (never 8787/9229) with a
+ * fresh `--persist-to` directory and a random BROADCAST_TOKEN passed through
+ * `--env-file`, so it never reads the developer's .dev.vars or
+ * .wrangler/state. The room limits are the shipped ones from wrangler.toml:
+ * clients send well under RATE_LIMIT_MESSAGES, so nothing is raised.
+ * wrangler dev reloads when src/ changes; don't edit sources during a run.
+ *
+ * What the clients do:
+ * - "stayers" (40%) join at the start and stay to the end;
+ * - "churners" join, chat for 2-12 s, then leave with a close frame or drop
+ *   without one (ws.terminate()), come back 0.2-3 s later with
+ *   `?since=<last id seen>`, or now and then as a newcomer without since;
+ * - every client sends a message every 2-6 s (a unique tag plus some
+ *   Unicode), and an injector posts tagged messages through the inject API
+ *   (with an Idempotency-Key, retried until it gets a 201).
+ *
+ * "Eviction": wrangler dev offers no way to evict one Durable Object from
+ * outside, so the soak restarts the whole wrangler dev process on the same
+ * port and persistence directory (`--restarts`, evenly spaced; the first is
+ * graceful, SIGTERM, later ones abrupt, SIGKILL of the process group). Every
+ * room object is torn down (memory lost, SQLite storage kept) and every socket
+ * drops with 1006, so every client reconnects with since=. That is harsher
+ * than a hibernation eviction, where sockets survive: it is what a deploy or
+ * a machine failure looks like.
+ *
+ * What is checked, per "stream" (a client's view of its room across its
+ * since= reconnects; a newcomer starts a new stream):
+ * - ids arrive strictly increasing with no gap from where the stream began
+ *   (the welcome's lastId, or since) to the room's last id at the end for
+ *   clients connected at the end (everybody reconnects before the end);
+ *   gaps are "lost", repeats "duplicated", going back "reordered";
+ * - each id carries the same text for every client and in the room's stored
+ *   history, byte-identical to what was sent;
+ * - every acknowledged message (echo to its sender, or 201 from the API) is
+ *   stored once under that id; no text is stored twice;
+ * - no HTTP answer is a 5xx, no error frame arrives, and the member counts
+ *   from the API match the sockets actually open (no ghosts).
+ * It prints the counts and exits non-zero on any failure.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { openSync, closeSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { cpus, hostname, tmpdir, totalmem, type as osType, release } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { WebSocket } from "ws";
+
+const root = resolve(import.meta.dirname, "..");
+
+// ---------------------------------------------------------------- options
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: "string", default: "60" },
+    clients: { type: "string", default: "300" },
+    rooms: { type: "string", default: "30" },
+    restarts: { type: "string", default: "2" },
+    "inject-rate": { type: "string", default: "10" },
+    seed: { type: "string" },
+    json: { type: "boolean", default: false },
+    "keep-dir": { type: "boolean", default: false },
+    "server-log": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+
+if (flags.help) {
+  console.log(`Usage: npm run soak -- [options]
+  --duration <s>      traffic time in seconds (default 60)
+  --clients <n>       WebSocket clients (default 300)
+  --rooms <n>         rooms they spread over (default 30)
+  --restarts <n>      wrangler dev restarts during the run (default 2)
+  --inject-rate <n>   inject API messages per second (default 10)
+  --seed <n>          seed for the client behaviour (default: random)
+  --json              also print the result as one JSON line
+  --keep-dir          keep the temporary directory (wrangler log, storage)
+  --server-log        let wrangler log every request (slower)`);
+  process.exit(0);
+}
+
+function positive(name, min = 1) {
+  const n = Number(flags[name]);
+  if (!Number.isFinite(n) || n < min) {
+    console.error(`--${name} must be a number >= ${min}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const DURATION_MS = positive("duration") * 1000;
+const CLIENTS = Math.floor(positive("clients"));
+const ROOMS = Math.min(Math.floor(positive("rooms")), CLIENTS);
+const RESTARTS = Math.floor(positive("restarts", 0));
+const INJECT_RATE = positive("inject-rate", 0);
+const SEED = flags.seed === undefined ? randomBytes(4).readUInt32LE() : Number(flags.seed);
+/** wrangler.toml's HISTORY_ON_JOIN and HISTORY_LIMIT, which the soak does not override. */
+const HISTORY_ON_JOIN = 50;
+const HISTORY_LIMIT = 1000;
+
+/** mulberry32: small, seeded, good enough to make runs repeatable in shape. */
+let seedState = SEED >>> 0;
+function random() {
+  seedState = (seedState + 0x6d2b79f5) >>> 0;
+  let t = seedState;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const between = (min, max) => min + random() * (max - min);
+const pick = (list) => list[Math.floor(random() * list.length)];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- counters
+
+const stats = {
+  socketSent: 0,
+  socketAcked: 0,
+  injectSent: 0,
+  injectAcked: 0,
+  injectReplayed: 0,
+  injectRetries: 0,
+  injectGaveUp: 0,
+  injectRefused: 0,
+  delivered: 0,
+  lost: 0,
+  duplicated: 0,
+  reordered: 0,
+  mismatched: 0,
+  storedTwice: 0,
+  ackedNotStored: 0,
+  lostOnOpenSocket: 0,
+  inFlightAtDrop: 0,
+  inFlightStored: 0,
+  joins: 0,
+  freshJoins: 0,
+  reconnects: 0,
+  closes: 0,
+  terminates: 0,
+  serverDrops: 0,
+  connectFailures: 0,
+  http5xx: 0,
+  http4xx: 0,
+  errorFrames: 0,
+  historyGaps: 0,
+  ghosts: 0,
+  restarts: 0,
+  downtimeMs: 0,
+  streams: 0,
+  connectedAtEnd: 0,
+  serverErrorsLogged: 0,
+};
+const problems = [];
+function problem(text) {
+  if (problems.length < 40) problems.push(text);
+}
+
+// ---------------------------------------------------------------- the server
+
+const runId = randomBytes(3).toString("hex");
+const token = randomBytes(24).toString("base64url");
+const dir = await mkdtemp(join(tmpdir(), "chat-soak-"));
+const envFile = join(dir, "soak.env");
+await writeFile(envFile, `BROADCAST_TOKEN=${token}\n`, { mode: 0o600 });
+const logPath = join(dir, "wrangler.log");
+
+/** A free TCP port on 127.0.0.1, never wrangler's or the inspector's default. */
+async function freePort() {
+  for (;;) {
+    const port = await new Promise((resolvePort, reject) => {
+      const server = createServer();
+      server.unref();
+      server.on("error", reject);
+      server.listen(0, "127.0.0.1", () => {
+        const { port: p } = server.address();
+        server.close(() => resolvePort(p));
+      });
+    });
+    if (port !== 8787 && port !== 9229) return port;
+  }
+}
+
+const port = await freePort();
+let inspectorPort = await freePort();
+while (inspectorPort === port) inspectorPort = await freePort();
+const httpBase = `http://127.0.0.1:${port}`;
+const wsBase = `ws://127.0.0.1:${port}`;
+
+const wranglerBin = join(
+  dirname(join(root, "node_modules/wrangler/package.json")),
+  JSON.parse(readFileSync(join(root, "node_modules/wrangler/package.json"), "utf8")).bin.wrangler,
+);
+
+/** The server's environment: ours, minus anything that would override its vars or secrets. */
+const childEnv = { ...process.env, NO_UPDATE_NOTIFIER: "1", WRANGLER_SEND_METRICS: "false" };
+for (const key of Object.keys(childEnv))
+  if (/^(BROADCAST_TOKEN|JOIN_SECRET|HISTORY_|MAX_|RATE_LIMIT_|ALLOWED_ORIGINS)/.test(key))
+    delete childEnv[key];
+
+let server = null;
+
+async function startServer() {
+  const log = openSync(logPath, "a");
+  const args = [
+    wranglerBin,
+    "dev",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--ip",
+    "127.0.0.1",
+    "--persist-to",
+    join(dir, "state"),
+    "--env-file",
+    envFile,
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    flags["server-log"] ? "info" : "warn",
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: childEnv,
+    detached: true,
+    stdio: ["ignore", log, log],
+  });
+  closeSync(log);
+  const exited = new Promise((r) => child.once("exit", (code, signal) => r({ code, signal })));
+  server = { child, exited, pid: child.pid };
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const early = await Promise.race([exited, sleep(250).then(() => null)]);
+    if (early) throw new Error(`wrangler dev exited (${JSON.stringify(early)}):\n${logTail()}`);
+    try {
+      const res = await fetch(`${httpBase}/api/rooms/soak-probe`, {
+        headers: { Authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(5000),
+      });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+  }
+  throw new Error(`wrangler dev did not answer within 120 s:\n${logTail()}`);
+}
+
+async function stopServer(signal) {
+  if (!server) return;
+  const { pid, exited } = server;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+  const done = await Promise.race([exited, sleep(15_000).then(() => null)]);
+  if (!done) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    await exited;
+  }
+  // The group's other members (workerd) may outlive the leader for a moment.
+  for (let i = 0; i < 50; i++) {
+    try {
+      process.kill(-pid, 0);
+    } catch {
+      break;
+    }
+    if (i === 20) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    await sleep(100);
+  }
+  server = null;
+}
+
+function logTail() {
+  try {
+    return readFileSync(logPath, "utf8").split("\n").slice(-40).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+function killServerNow() {
+  if (server) {
+    try {
+      process.kill(-server.pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+}
+process.on("exit", killServerNow);
+for (const signal of ["SIGINT", "SIGTERM"])
+  process.on(signal, () => {
+    killServerNow();
+    process.exit(130);
+  });
+
+// ---------------------------------------------------------------- HTTP
+
+const auth = { Authorization: `Bearer ${token}` };
+
+function countStatus(status, what) {
+  if (status >= 500) {
+    stats.http5xx++;
+    problem(`${what}: HTTP ${status}`);
+  } else if (status >= 400) stats.http4xx++;
+}
+
+async function getJson(path) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await fetch(`${httpBase}${path}`, {
+        headers: auth,
+        signal: AbortSignal.timeout(10_000),
+      });
+      countStatus(res.status, `GET ${path}`);
+      if (res.status === 200) return await res.json();
+      await res.arrayBuffer();
+    } catch (error) {
+      if (attempt >= 20) throw error;
+    }
+    await sleep(250);
+  }
+}
+
+// ---------------------------------------------------------------- rooms and messages
+
+const FLAVOURS = [
+  "hello",
+  "héllo wörld",
+  "技术交流 🙂",
+  "مرحبا بالعالم",
+  "cafe\u0301 (NFD) and caf\u00e9",
+  '"quotes" & <tags> \\ backslash',
+  "two\nlines\ttab",
+  "👩‍👩‍👧 family, 🏳️‍🌈 flag",
+  "\u0000nul and \u2028separator",
+  "x".repeat(1500),
+];
+
+/** Every text ever sent, by tag, to check deliveries byte for byte. */
+const sentText = new Map();
+let tagSeq = 0;
+
+function newMessage(kind) {
+  const tag = `soak:${runId}:${kind}:${++tagSeq}`;
+  const text = `${tag} ${pick(FLAVOURS)}`;
+  sentText.set(tag, text);
+  return { tag, text };
+}
+
+const tagOf = (text) => (typeof text === "string" ? text.split(" ", 1)[0] : "");
+
+const rooms = Array.from({ length: ROOMS }, (_, i) => ({
+  // Every fifth room has a non-ASCII name, so URLs are percent-encoded.
+  name: i % 5 === 4 ? `soak-${runId}-技术交流-${i}` : `soak-${runId}-${i}`,
+  /** tag -> id, for messages acknowledged by the API. */
+  injected: new Map(),
+  /** tag -> id, for socket messages echoed to their sender. */
+  echoed: new Map(),
+  clients: [],
+  lastId: 0,
+  history: new Map(),
+}));
+
+// ---------------------------------------------------------------- streams
+
+/** One client's view of its room, across reconnects that resume with since=. */
+class Stream {
+  constructor(room) {
+    this.room = room;
+    /** The id the stream starts after; set by the first welcome or since. */
+    this.base = null;
+    this.max = 0;
+    this.ids = new Map();
+  }
+
+  /** Where to resume: the last id seen, or where the stream began. */
+  get cursor() {
+    return Math.max(this.max, this.base ?? 0);
+  }
+
+  record(id, text) {
+    stats.delivered++;
+    if (this.ids.has(id)) {
+      stats.duplicated++;
+      problem(`${this.room.name}: id ${id} delivered twice to one client`);
+      return;
+    }
+    if (id < this.max) {
+      stats.reordered++;
+      problem(`${this.room.name}: id ${id} arrived after ${this.max}`);
+    }
+    this.ids.set(id, text);
+    this.max = Math.max(this.max, id);
+  }
+}
+
+// ---------------------------------------------------------------- clients
+
+/** Cleared when the traffic phase ends; clients and the injector watch it. */
+const traffic = { running: true };
+let sessionSeq = 0;
+/** Sockets the clients closed or dropped themselves, as opposed to the server. */
+const intentional = new WeakSet();
+
+class SoakClient {
+  constructor(index, room, stayer) {
+    this.index = index;
+    this.room = room;
+    this.stayer = stayer;
+    this.name = `c${index}`;
+    this.streams = [];
+    this.stream = null;
+    this.ws = null;
+    this.session = 0;
+    /** tag -> session it was sent on, until the echo arrives. */
+    this.pending = new Map();
+    room.clients.push(this);
+  }
+
+  get open() {
+    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  newStream() {
+    this.stream = new Stream(this.room);
+    this.streams.push(this.stream);
+  }
+
+  /** Opens one connection; resolves with true once open, false if it failed. */
+  connect() {
+    const resume = this.stream !== null && this.stream.base !== null;
+    if (!resume) this.newStream();
+    const stream = this.stream;
+    const since = resume ? `&since=${stream.cursor}` : "";
+    const url = `${wsBase}/ws/chat/${encodeURIComponent(this.room.name)}/?rich=1&name=${this.name}${since}`;
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 10_000 });
+    const session = ++sessionSeq;
+    this.session = session;
+    this.ws = ws;
+    return new Promise((resolveOpen) => {
+      let opened = false;
+      ws.on("unexpected-response", (_req, res) => {
+        countStatus(res.statusCode, `upgrade ${this.room.name}`);
+        res.resume();
+        ws.terminate();
+      });
+      ws.on("error", () => {
+        // Refused while the server restarts; "close" follows.
+      });
+      ws.on("open", () => {
+        opened = true;
+        stats.joins++;
+        if (resume) stats.reconnects++;
+        else stats.freshJoins++;
+        resolveOpen(true);
+      });
+      ws.on("message", (data, isBinary) => this.onFrame(stream, data, isBinary));
+      ws.on("close", () => {
+        if (this.ws === ws) this.ws = null;
+        if (!opened) {
+          stats.connectFailures++;
+          resolveOpen(false);
+          return;
+        }
+        if (!intentional.has(ws)) stats.serverDrops++;
+        this.onClosed?.();
+      });
+    });
+  }
+
+  onFrame(stream, data, isBinary) {
+    if (isBinary) {
+      problem(`${this.name}: binary frame from the server`);
+      return;
+    }
+    const frame = JSON.parse(data.toString());
+    switch (frame.type) {
+      case "welcome":
+        // A newcomer gets the latest HISTORY_ON_JOIN messages, then live ones.
+        if (stream.base === null) stream.base = Math.max(0, frame.lastId - HISTORY_ON_JOIN);
+        break;
+      case "chat": {
+        stream.record(frame.id, frame.message);
+        const tag = tagOf(frame.message);
+        if (sentText.get(tag) !== frame.message) {
+          stats.mismatched++;
+          problem(`${this.room.name}#${frame.id}: text differs from what was sent`);
+        }
+        if (this.pending.delete(tag)) {
+          stats.socketAcked++;
+          this.room.echoed.set(tag, frame.id);
+        }
+        break;
+      }
+      case "error":
+        stats.errorFrames++;
+        problem(`${this.name}: error frame ${frame.code}: ${frame.message}`);
+        break;
+      case "history_gap":
+        stats.historyGaps++;
+        problem(`${this.name}: history_gap ${JSON.stringify(frame)}`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  send() {
+    if (!this.open || this.pending.size >= 3) return;
+    const { tag, text } = newMessage(this.name);
+    this.pending.set(tag, this.session);
+    this.ws.send(JSON.stringify({ message: text }));
+    stats.socketSent++;
+  }
+
+  /** Stays connected until `ms` pass, the run stops, or the server drops us. */
+  async stay(ms) {
+    const until = Date.now() + ms;
+    while (this.open && traffic.running && Date.now() < until) {
+      await Promise.race([sleep(between(2000, 6000)), new Promise((r) => (this.onClosed = r))]);
+      this.onClosed = null;
+      if (this.open && traffic.running && Date.now() < until) this.send();
+    }
+  }
+
+  /** Connects, retrying with backoff while the server is down. */
+  async connectWithRetry() {
+    let wait = 200;
+    while (!(await this.connect())) {
+      await sleep(wait + between(0, wait));
+      wait = Math.min(wait * 1.5, 2000);
+    }
+  }
+
+  async leave() {
+    const ws = this.ws;
+    if (!ws) return;
+    intentional.add(ws);
+    if (random() < 0.5) {
+      stats.closes++;
+      ws.close(1000, "bye");
+    } else {
+      // No close frame: the server only learns from the dead TCP connection.
+      stats.terminates++;
+      ws.terminate();
+    }
+    this.ws = null;
+  }
+
+  async run() {
+    while (traffic.running) {
+      if (!this.stayer && this.stream !== null && random() < 0.2) this.stream = null;
+      await this.connectWithRetry();
+      await this.stay(this.stayer ? Infinity : between(2000, 12_000));
+      if (!traffic.running) break;
+      if (this.open) await this.leave();
+      if (!this.stayer) await sleep(between(200, 3000));
+    }
+    // The run is over: whoever is away comes back once with since=, to prove
+    // that a reconnect recovers everything retained.
+    if (!this.open) await this.connectWithRetry();
+  }
+}
+
+// ---------------------------------------------------------------- the injector
+
+const injections = [];
+
+async function inject(room) {
+  const { tag, text } = newMessage("inject");
+  stats.injectSent++;
+  for (let attempt = 0; attempt < 120; attempt++) {
+    if (attempt > 0) stats.injectRetries++;
+    try {
+      const res = await fetch(`${httpBase}/api/rooms/${encodeURIComponent(room.name)}/messages`, {
+        method: "POST",
+        headers: { ...auth, "Content-Type": "application/json", "Idempotency-Key": tag },
+        body: JSON.stringify({ message: text, user: "injector" }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      countStatus(res.status, `POST ${room.name}`);
+      if (res.status === 201) {
+        const { id } = await res.json();
+        room.injected.set(tag, id);
+        stats.injectAcked++;
+        if (res.headers.get("Idempotent-Replayed")) stats.injectReplayed++;
+        return;
+      }
+      const body = await res.text();
+      if (res.status !== 429 && res.status < 500) {
+        stats.injectRefused++;
+        problem(`inject refused: ${res.status} ${body.slice(0, 200)}`);
+        return;
+      }
+    } catch {
+      // The server is restarting, or the answer was lost: retry with the same key.
+    }
+    await sleep(250);
+  }
+  stats.injectGaveUp++;
+  problem(`inject ${tag} never got a 201`);
+}
+
+async function injector() {
+  if (INJECT_RATE === 0) return;
+  while (traffic.running) {
+    await sleep(between(0.5, 1.5) * (1000 / INJECT_RATE));
+    if (traffic.running) injections.push(inject(pick(rooms)));
+  }
+}
+
+// ---------------------------------------------------------------- the run
+
+const startedAt = new Date();
+const machine = `${cpus().length} × ${cpus()[0]?.model?.trim() ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${osType()} ${release()}, Node ${process.versions.node}`;
+const log = (line) =>
+  console.log(`[soak ${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`);
+
+log(
+  `${CLIENTS} clients, ${ROOMS} rooms, ${DURATION_MS / 1000} s, ${RESTARTS} restart(s), ` +
+    `${INJECT_RATE} injects/s, seed ${SEED}; wrangler dev on :${port}, state in ${dir}`,
+);
+
+let exitCode = 1;
+try {
+  await startServer();
+  log("wrangler dev is up");
+
+  const clients = Array.from(
+    { length: CLIENTS },
+    (_, i) => new SoakClient(i, rooms[i % ROOMS], random() < 0.4),
+  );
+  const runs = clients.map(async (c) => {
+    // Spread the initial joins over the first two seconds.
+    await sleep(between(0, 2000));
+    await c.run();
+  });
+  const injecting = injector();
+
+  // Restarts split the traffic time into equal segments; the server's
+  // downtime comes on top, so every segment gets its full share of traffic.
+  const segment = DURATION_MS / (RESTARTS + 1);
+  let segmentStart = Date.now();
+  for (let k = 1; k <= RESTARTS; k++) {
+    await sleep(Math.max(0, segmentStart + segment - Date.now()));
+    const signal = k === 1 ? "SIGTERM" : "SIGKILL";
+    log(`restart ${k}: stopping wrangler dev with ${signal}`);
+    const t = Date.now();
+    await stopServer(signal);
+    await startServer();
+    stats.restarts++;
+    stats.downtimeMs += Date.now() - t;
+    log(`restart ${k}: back after ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    segmentStart = Date.now();
+  }
+  await sleep(Math.max(0, segmentStart + segment - Date.now()));
+  traffic.running = false;
+  log("traffic stopped; waiting for every client and injection to settle");
+  await injecting;
+  await Promise.all(injections);
+  await Promise.race([Promise.all(runs), sleep(60_000)]);
+
+  // Outstanding echoes on open sockets.
+  const settle = Date.now() + 15_000;
+  while (Date.now() < settle && clients.some((c) => c.open && c.pending.size > 0)) await sleep(100);
+
+  // The rooms' final state, then every connected client must catch up to it.
+  for (const room of rooms)
+    room.lastId = (await getJson(`/api/rooms/${encodeURIComponent(room.name)}`)).lastId;
+  const caughtUp = Date.now() + 15_000;
+  while (Date.now() < caughtUp && clients.some((c) => c.open && c.stream.cursor < c.room.lastId))
+    await sleep(100);
+
+  // Ghosts: the API's member count must match the sockets we hold open.
+  for (const room of rooms) {
+    const open = room.clients.filter((c) => c.open).length;
+    let members = -1;
+    for (let i = 0; i < 50 && members !== open; i++) {
+      members = (await getJson(`/api/rooms/${encodeURIComponent(room.name)}`)).members;
+      if (members !== open) await sleep(200);
+    }
+    if (members !== open) {
+      stats.ghosts += Math.abs(members - open);
+      problem(`${room.name}: API counts ${members} members, ${open} sockets are open`);
+    }
+  }
+
+  // Stored history: each id once, each acknowledged message under its id.
+  for (const room of rooms) {
+    const path = `/api/rooms/${encodeURIComponent(room.name)}/messages?since=0&limit=${HISTORY_LIMIT}`;
+    const { messages } = await getJson(path);
+    const byTag = new Map();
+    for (const m of messages) {
+      room.history.set(m.id, m.message);
+      const tag = tagOf(m.message);
+      if (byTag.has(tag)) {
+        stats.storedTwice++;
+        problem(`${room.name}: ${tag} stored as ${byTag.get(tag)} and ${m.id}`);
+      }
+      byTag.set(tag, m.id);
+      if (sentText.get(tag) !== m.message) {
+        stats.mismatched++;
+        problem(`${room.name}#${m.id}: stored text differs from what was sent`);
+      }
+    }
+    const oldest = messages[0]?.id ?? room.lastId + 1;
+    for (const acked of [room.injected, room.echoed])
+      for (const [tag, id] of acked)
+        if (id >= oldest && byTag.get(tag) !== id) {
+          stats.ackedNotStored++;
+          problem(`${room.name}: ${tag} acknowledged as ${id}, stored as ${byTag.get(tag)}`);
+        }
+    room.byTag = byTag;
+  }
+
+  // Streams: no gap from where each began to where it ended.
+  for (const c of clients) {
+    if (c.open) stats.connectedAtEnd++;
+    for (const stream of c.streams) {
+      if (stream.base === null) continue;
+      stats.streams++;
+      const end = c.open && stream === c.stream ? c.room.lastId : stream.max;
+      for (let id = stream.base + 1; id <= end; id++)
+        if (!stream.ids.has(id)) {
+          stats.lost++;
+          problem(`${c.name} in ${c.room.name}: never got id ${id}`);
+        }
+      for (const [id, text] of stream.ids)
+        if (c.room.history.has(id) && c.room.history.get(id) !== text) {
+          stats.mismatched++;
+          problem(`${c.room.name}#${id}: a client saw different text than was stored`);
+        }
+    }
+    for (const [tag, session] of c.pending) {
+      if (c.open && c.session === session) {
+        stats.lostOnOpenSocket++;
+        problem(`${c.name}: ${tag} sent on an open socket, never echoed`);
+      } else {
+        stats.inFlightAtDrop++;
+        if (c.room.byTag.has(tag)) stats.inFlightStored++;
+      }
+    }
+  }
+  stats.lost += stats.lostOnOpenSocket + stats.ackedNotStored;
+
+  // Anything the Worker logged at warn or error level, minus wrangler's own
+  // complaint that it cannot fetch Request.cf without a network.
+  stats.serverErrorsLogged = readFileSync(logPath, "utf8")
+    .split("\n")
+    .filter((l) => /error|uncaught|exception/i.test(l) && !/Request\.cf|ENOTFOUND/.test(l)).length;
+
+  const stored = rooms.reduce((n, r) => n + r.lastId, 0);
+  const failed =
+    stats.lost +
+    stats.duplicated +
+    stats.reordered +
+    stats.mismatched +
+    stats.storedTwice +
+    stats.http5xx +
+    stats.errorFrames +
+    stats.ghosts +
+    stats.injectGaveUp +
+    stats.injectRefused;
+  exitCode = failed === 0 ? 0 : 1;
+
+  const result = {
+    date: startedAt.toISOString(),
+    machine,
+    host: hostname(),
+    seed: SEED,
+    durationSeconds: DURATION_MS / 1000,
+    clients: CLIENTS,
+    rooms: ROOMS,
+    restarts: stats.restarts,
+    sent: stats.socketSent + stats.injectSent,
+    stored,
+    ...stats,
+    ok: exitCode === 0,
+  };
+  console.log(`
+Soak ${exitCode === 0 ? "PASSED" : "FAILED"} — ${result.date}, ${machine}
+  ${CLIENTS} clients over ${ROOMS} rooms for ${DURATION_MS / 1000} s of traffic, ${stats.restarts} wrangler dev restart(s) (${(stats.downtimeMs / 1000).toFixed(1)} s down), seed ${SEED}
+  sent        ${result.sent} (${stats.socketSent} over sockets, ${stats.injectSent} through the inject API)
+  acked       ${stats.socketAcked} echoes, ${stats.injectAcked} × 201 (${stats.injectReplayed} idempotent replays after ${stats.injectRetries} retries)
+  stored      ${stored}
+  delivered   ${stats.delivered} chat frames (live and replayed) over ${stats.streams} client streams, ${stats.connectedAtEnd} clients connected at the end
+  lost        ${stats.lost}
+  duplicated  ${stats.duplicated} (+ ${stats.storedTwice} stored twice)
+  reordered   ${stats.reordered}
+  mismatched  ${stats.mismatched}
+  5xx         ${stats.http5xx}
+  reconnects  ${stats.reconnects} with since= (+ ${stats.freshJoins} fresh joins); ${stats.closes} closes, ${stats.terminates} drops without a close frame, ${stats.serverDrops} dropped by restarts
+  in flight   ${stats.inFlightAtDrop} socket sends unanswered when their socket went (${stats.inFlightStored} of them stored, each once)
+  other       ${stats.errorFrames} error frames, ${stats.historyGaps} history gaps, ${stats.ghosts} ghost members, ${stats.connectFailures} refused connects during restarts, ${stats.http4xx} 4xx, ${stats.serverErrorsLogged} error lines in the wrangler log`);
+  if (problems.length) console.log(`\nFirst problems:\n  ${problems.join("\n  ")}`);
+  if (flags.json) console.log(JSON.stringify(result));
+  for (const c of clients) c.ws?.terminate();
+} catch (error) {
+  console.error(`soak aborted: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+  console.error(logTail());
+} finally {
+  await stopServer("SIGTERM");
+  if (flags["keep-dir"]) console.log(`kept ${dir}`);
+  else await rm(dir, { recursive: true, force: true });
+}
+process.exit(exitCode);
