@@ -1,0 +1,504 @@
+/**
+ * @module room
+ * The room page, /chat/<room>/. Loaded as a classic script in <head>, so it
+ * runs before the page is shown: the socket starts connecting at once, and a
+ * message typed and sent with Enter before the page is fully parsed is sent
+ * too (the tutorial's browser tests type straight after the page loads).
+ *
+ * The socket is partysocket's ReconnectingWebSocket: it reconnects with
+ * backoff and buffers what is sent while it is down. Each attempt asks for
+ * a fresh URL, whose `since` is the last message id the page holds, so the
+ * room replays exactly what was missed; ids already held are skipped anyway.
+ */
+import ReconnectingWebSocket from "partysocket/ws";
+import { parseDisplayName } from "../src/display-name";
+import type { ChatMessage, Member, ServerFrame } from "../src/protocol";
+import { parseRoomSegment } from "../src/room-name";
+import { fullTime, hue, initial, shortTime } from "./format";
+import { MessageHistory } from "./history";
+import { loadName, rememberRoom, saveName } from "./storage";
+
+/** Consecutive messages from one author within this window share one header. */
+const GROUP_MS = 5 * 60_000;
+/** Keep-alive: proxies drop idle sockets, and a dead link only shows when we send. */
+const PING_EVERY_MS = 25_000;
+const PONG_WITHIN_MS = 10_000;
+
+type ConnectionState = "connecting" | "live" | "reconnecting" | "offline" | "refused";
+
+const parsedRoom = parseRoomSegment(location.pathname.split("/")[2] ?? "");
+if (!parsedRoom.ok) throw new Error(`room page without a valid room: ${parsedRoom.error}`);
+const room = parsedRoom.value;
+rememberRoom(room);
+
+const history = new MessageHistory();
+/** The name to join with: the chosen one, or the guest name the room gave us first. */
+let joinName = loadName();
+let me: Member | null = null;
+const members = new Map<string, Member>();
+let state: ConnectionState = "connecting";
+let attempts = 0;
+/** Whether the current connection attempt ever opened. */
+let opened = false;
+/** Why the server refused this page's socket (bad name, private room…), if it did. */
+let refusal: string | null = null;
+/** A join token from the page URL (`?token=`), for private rooms; passed on as is. */
+const joinToken = new URLSearchParams(location.search).get("token");
+/** Messages sent while the socket was down; partysocket flushes them on open. */
+let waiting = 0;
+let lastSent: string | null = null;
+let pingTimer: ReturnType<typeof setInterval> | undefined;
+let pongTimer: ReturnType<typeof setTimeout> | undefined;
+/** Frames that arrived before the page finished parsing. */
+const early: ServerFrame[] = [];
+let ui: Ui | null = null;
+
+/** The socket's URL for the next attempt; `since` is recomputed each time. */
+function joinUrl(): URL {
+  const url = new URL(`/ws/chat/${encodeURIComponent(room)}/`, location.href);
+  url.searchParams.set("rich", "1");
+  if (joinName !== null) url.searchParams.set("name", joinName);
+  if (joinToken !== null) url.searchParams.set("token", joinToken);
+  const since = history.since;
+  if (since !== null) url.searchParams.set("since", String(since));
+  return url;
+}
+
+function socketUrl(): string {
+  const url = joinUrl();
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}
+
+// Jitter, so a room full of pages does not come back in one burst after a deploy.
+const socket = new ReconnectingWebSocket(socketUrl, undefined, {
+  minReconnectionDelay: 500 + Math.random() * 1000,
+  maxReconnectionDelay: 15_000,
+  reconnectionDelayGrowFactor: 1.6,
+  connectionTimeout: 6_000,
+});
+
+socket.addEventListener("open", () => {
+  opened = true;
+  waiting = 0;
+  attempts = 0;
+  clearInterval(pingTimer);
+  pingTimer = setInterval(ping, PING_EVERY_MS);
+  update();
+});
+
+socket.addEventListener("close", () => {
+  clearInterval(pingTimer);
+  clearTimeout(pongTimer);
+  if (refusal !== null) return;
+  if (state === "live" || state === "connecting") attempts = 0;
+  attempts++;
+  state = navigator.onLine === false ? "offline" : "reconnecting";
+  if (!opened) void diagnose();
+  opened = false;
+  update();
+});
+
+/**
+ * A browser never says why a WebSocket upgrade failed. The Worker answers a
+ * plain GET of the same URL with the reason (or 426 when nothing is wrong),
+ * so ask it once per failed attempt; a refusal stops the retries, since
+ * retrying would only be refused again.
+ */
+async function diagnose(): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(joinUrl(), { cache: "no-store", headers: { Accept: "application/json" } });
+  } catch {
+    return; // The server is unreachable: keep retrying.
+  }
+  if (res.status < 400 || res.status >= 500 || res.status === 426 || res.status === 429) return;
+  const body = (await res.json().catch(() => null)) as { error?: unknown } | null;
+  refusal =
+    typeof body?.error === "string"
+      ? body.error
+      : `the server refused to connect (HTTP ${res.status})`;
+  socket.close(1000, "refused");
+  state = "refused";
+  update();
+}
+
+socket.addEventListener("message", (event: MessageEvent) => {
+  if (event.data === "pong") {
+    clearTimeout(pongTimer);
+    return;
+  }
+  let frame: ServerFrame;
+  try {
+    frame = JSON.parse(event.data as string) as ServerFrame;
+  } catch {
+    return;
+  }
+  if (ui) handleFrame(frame);
+  else early.push(frame);
+});
+
+function ping(): void {
+  if (socket.readyState !== socket.OPEN) return;
+  socket.send("ping");
+  clearTimeout(pongTimer);
+  // No answer: the link is dead without having told us. Start over.
+  pongTimer = setTimeout(() => socket.reconnect(), PONG_WITHIN_MS);
+}
+
+// A laptop waking up or a phone back on the network: don't wait for the backoff.
+addEventListener("online", () => {
+  if (socket.readyState !== socket.OPEN) socket.reconnect();
+});
+addEventListener("offline", () => {
+  if (socket.readyState !== socket.OPEN) {
+    state = "offline";
+    update();
+  }
+});
+// Leaving the page is not a connection problem; coming back from the
+// back-forward cache is a reason to reconnect at once.
+addEventListener("pagehide", () => socket.close(1000, "page closed"));
+addEventListener("pageshow", (event) => {
+  if (event.persisted) socket.reconnect();
+});
+
+/** Keys typed before the message field existed, and whether Enter followed them. */
+let typedEarly = "";
+let enterEarly = false;
+
+// Type anywhere and it goes to the message field, as in most chat apps. This
+// also catches the keys typed in the moment between the URL changing and the
+// field existing or taking focus: they are kept and put in the field.
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || event.isComposing || event.ctrlKey || event.metaKey || event.altKey)
+    return;
+  const target = event.target instanceof Element ? event.target : null;
+  if (target?.closest("input, textarea, select, button, a, summary, [contenteditable]")) return;
+  const input = document.getElementById("chat-message-input");
+  if (input && ui) {
+    // Focusing during keydown makes the browser type the key into the field.
+    if (event.key.length === 1) input.focus();
+    return;
+  }
+  if (event.key.length === 1) typedEarly += event.key;
+  else if (event.key === "Backspace") typedEarly = typedEarly.slice(0, -1);
+  else if (event.key === "Enter" && typedEarly !== "") enterEarly = true;
+  else return;
+  event.preventDefault();
+});
+
+// Registered before the form exists, so an early Enter is not lost.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement)) return;
+  if (form.id === "chat-form") {
+    event.preventDefault();
+    sendFrom(form);
+  } else if (form.id === "name-form") {
+    event.preventDefault();
+    changeName(form);
+  }
+});
+
+function sendFrom(form: HTMLFormElement): void {
+  const input = form.querySelector<HTMLInputElement>("#chat-message-input");
+  if (!input) return;
+  const text = typedEarly + input.value;
+  typedEarly = "";
+  if (text.trim() === "") return;
+  input.value = "";
+  lastSent = text;
+  if (!socket.send(JSON.stringify({ message: text }))) waiting++;
+  showError(null);
+  update();
+}
+
+function changeName(form: HTMLFormElement): void {
+  const input = form.querySelector<HTMLInputElement>("#display-name-input");
+  const error = form.querySelector<HTMLElement>("#display-name-error");
+  if (!input || !error) return;
+  const parsed = parseDisplayName(input.value);
+  if (!parsed.ok) {
+    error.textContent = `That name doesn't work: ${parsed.error}.`;
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+    return;
+  }
+  error.textContent = "";
+  input.removeAttribute("aria-invalid");
+  saveName(parsed.value);
+  if (parsed.value === null) {
+    input.value = "";
+    if (me && joinName === me.name) return;
+  } else if (parsed.value === joinName) {
+    return;
+  }
+  joinName = parsed.value;
+  // Rejoin under the new name; `since` keeps the log continuous.
+  refusal = null;
+  state = "reconnecting";
+  socket.reconnect(1000, "name changed");
+}
+
+function handleFrame(frame: ServerFrame): void {
+  if (!ui) return;
+  handle(ui, frame);
+  showEmpty();
+}
+
+function handle(view: Ui, frame: ServerFrame): void {
+  switch (frame.type) {
+    case "welcome":
+      me = frame.you;
+      joinName ??= frame.you.name;
+      members.clear();
+      for (const m of frame.members) members.set(m.id, m);
+      history.welcome(frame.lastId);
+      if (!history.caughtUp) view.log.setAttribute("aria-busy", "true");
+      state = "live";
+      view.renderMembers();
+      update();
+      break;
+    case "join":
+      members.set(frame.member.id, frame.member);
+      view.renderMembers();
+      break;
+    case "leave":
+      members.delete(frame.member.id);
+      view.renderMembers();
+      break;
+    case "chat":
+      if (history.add(frame)) view.addMessage(frame);
+      if (history.caughtUp) view.log.removeAttribute("aria-busy");
+      break;
+    case "history_gap":
+      view.addNotice(
+        `Messages before #${frame.oldestId} are no longer kept, so some you missed can't be shown.`,
+      );
+      break;
+    case "error":
+      showError(frame.message);
+      // The message was refused: give its text back so it can be fixed or resent.
+      if (view.input.value === "" && lastSent !== null && frame.code !== "bad_frame") {
+        view.input.value = lastSent;
+        lastSent = null;
+      }
+      break;
+  }
+}
+
+/** "No messages yet" only once the room has said so, not while connecting. */
+function showEmpty(): void {
+  if (ui) ui.empty.hidden = history.size > 0 || me === null || !history.caughtUp;
+}
+
+function showError(message: string | null): void {
+  if (ui) ui.error.textContent = message ?? "";
+}
+
+function update(): void {
+  if (!ui) return;
+  ui.renderStatus();
+}
+
+class Ui {
+  readonly log: HTMLOListElement;
+  readonly input: HTMLInputElement;
+  readonly error: HTMLElement;
+  readonly empty: HTMLElement;
+  readonly #status: HTMLElement;
+  readonly #statusText: HTMLElement;
+  readonly #memberList: HTMLUListElement;
+  readonly #memberCount: HTMLElement;
+  readonly #myName: HTMLElement;
+  readonly #nameInput: HTMLInputElement;
+
+  constructor() {
+    this.log = byId("chat-log");
+    this.input = byId("chat-message-input");
+    this.error = byId("chat-error");
+    this.empty = byId("chat-empty");
+    this.#status = byId("connection-status");
+    this.#statusText = byId("connection-status-text");
+    this.#memberList = byId("member-list");
+    this.#memberCount = byId("member-count");
+    this.#myName = byId("my-name");
+    this.#nameInput = byId("display-name-input");
+
+    const max = Number(
+      document.querySelector<HTMLMetaElement>("meta[name=chat-max-message-chars]")?.content,
+    );
+    if (Number.isInteger(max) && max > 0) this.input.maxLength = max;
+    this.#nameInput.value = loadName() ?? "";
+    this.input.addEventListener("input", () => showError(null));
+
+    // The Channels tutorial's log is a <textarea>, and its browser tests read
+    // `#chat-log`.value. Keep that working: the log's text, one message a line.
+    Object.defineProperty(this.log, "value", {
+      get: () =>
+        Array.from(
+          this.log.querySelectorAll<HTMLElement>("li.msg"),
+          (li) => `${li.dataset.user ?? ""}: ${li.querySelector(".text")?.textContent ?? ""}`,
+        ).join("\n"),
+    });
+
+    // Phones show the member list folded; wide screens as a side bar.
+    const details = byId<HTMLDetailsElement>("members");
+    const wide = matchMedia("(min-width: 48rem)");
+    details.open = wide.matches;
+    wide.addEventListener("change", () => (details.open = wide.matches));
+  }
+
+  /** Inserts a message in id order; text goes in as text, never as HTML. */
+  addMessage(m: ChatMessage): void {
+    const stick = this.#nearBottom() || m.user === me?.name;
+    const li = document.createElement("li");
+    li.className = "msg";
+    li.dataset.id = String(m.id);
+    li.dataset.user = m.user;
+    li.dataset.ts = String(m.ts);
+    if (me && m.user === me.name) li.classList.add("mine");
+
+    const avatar = document.createElement("span");
+    avatar.className = "avatar";
+    avatar.setAttribute("aria-hidden", "true");
+    avatar.textContent = initial(m.user);
+    avatar.style.setProperty("--hue", String(hue(m.user)));
+
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const author = document.createElement("span");
+    author.className = "author";
+    author.textContent = m.user;
+    const time = document.createElement("time");
+    time.dateTime = new Date(m.ts).toISOString();
+    time.title = fullTime(m.ts);
+    time.textContent = shortTime(m.ts);
+    meta.append(author, " ", time);
+
+    const text = document.createElement("p");
+    text.className = "text";
+    text.textContent = m.message;
+
+    const body = document.createElement("div");
+    body.className = "body";
+    body.append(meta, text);
+    li.append(avatar, body);
+
+    // Normally an append; a late, older id (never expected) still lands in order.
+    let before: Element | null = null;
+    for (let el = this.log.lastElementChild; el; el = el.previousElementSibling) {
+      const id = Number((el as HTMLElement).dataset.id);
+      if (!(el as HTMLElement).classList.contains("msg") || id < m.id) break;
+      before = el;
+    }
+    this.log.insertBefore(li, before);
+    this.#group(li);
+    if (before) this.#group(before as HTMLElement);
+    this.empty.hidden = true;
+    if (stick) this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  addNotice(text: string): void {
+    const li = document.createElement("li");
+    li.className = "notice";
+    li.textContent = text;
+    this.log.append(li);
+  }
+
+  /** Hides the author line of a message that continues the previous one's thread. */
+  #group(li: HTMLElement): void {
+    const prev = li.previousElementSibling as HTMLElement | null;
+    const cont =
+      prev?.classList.contains("msg") === true &&
+      prev.dataset.user === li.dataset.user &&
+      Number(li.dataset.ts) - Number(prev.dataset.ts) < GROUP_MS;
+    li.classList.toggle("cont", cont);
+  }
+
+  #nearBottom(): boolean {
+    return this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 80;
+  }
+
+  renderStatus(): void {
+    this.#status.dataset.state = state;
+    let text: string;
+    switch (state) {
+      case "connecting":
+        text = "Connecting…";
+        break;
+      case "live":
+        text = "Live";
+        break;
+      case "reconnecting":
+        text = attempts > 1 ? `Reconnecting… (attempt ${attempts})` : "Reconnecting…";
+        break;
+      case "offline":
+        text = "Offline: waiting for the network…";
+        break;
+      case "refused":
+        text = `Can't join: ${refusal ?? "refused"}`;
+        break;
+    }
+    if (waiting > 0)
+      text += ` · ${waiting} ${waiting === 1 ? "message" : "messages"} will be sent when connected`;
+    this.#statusText.textContent = text;
+    this.#myName.textContent = me?.name ?? joinName ?? "…";
+  }
+
+  renderMembers(): void {
+    // One entry per name: the same person in two tabs is still one person here.
+    const counts = new Map<string, number>();
+    for (const m of members.values()) counts.set(m.name, (counts.get(m.name) ?? 0) + 1);
+    const names = [...counts.keys()].toSorted((a, b) => {
+      if (a === me?.name) return -1;
+      if (b === me?.name) return 1;
+      return a.localeCompare(b);
+    });
+    const items = names.map((name) => {
+      const li = document.createElement("li");
+      const avatar = document.createElement("span");
+      avatar.className = "avatar small";
+      avatar.setAttribute("aria-hidden", "true");
+      avatar.textContent = initial(name);
+      avatar.style.setProperty("--hue", String(hue(name)));
+      const label = document.createElement("span");
+      label.className = "member-name";
+      label.textContent = name;
+      li.append(avatar, label);
+      const n = counts.get(name)!;
+      if (n > 1) li.append(` ×${n}`);
+      if (name === me?.name) {
+        const you = document.createElement("span");
+        you.className = "you";
+        you.textContent = " (you)";
+        li.append(you);
+      }
+      return li;
+    });
+    this.#memberList.replaceChildren(...items);
+    this.#memberCount.textContent = String(names.length);
+  }
+}
+
+function byId<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`room page is missing #${id}`);
+  return el as T;
+}
+
+function start(): void {
+  ui = new Ui();
+  for (const frame of early.splice(0)) handleFrame(frame);
+  update();
+  if (typedEarly !== "") {
+    ui.input.value = typedEarly + ui.input.value;
+    typedEarly = "";
+    ui.input.focus();
+    if (enterEarly) ui.input.form?.requestSubmit();
+  }
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();

@@ -1,0 +1,80 @@
+/**
+ * @module storage
+ * What the browser remembers between visits: the display name and the rooms
+ * visited lately. localStorage may be missing or full (private windows,
+ * disabled storage); every function then degrades to "nothing remembered".
+ */
+import { parseDisplayName } from "../src/display-name";
+import { parseRoomName } from "../src/room-name";
+
+const NAME_KEY = "chat.displayName";
+const RECENT_KEY = "chat.recentRooms";
+export const MAX_RECENT_ROOMS = 8;
+
+export interface RecentRoom {
+  room: string;
+  /** Milliseconds since the epoch of the last visit. */
+  at: number;
+}
+
+function read(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function write(key: string, value: string | null): void {
+  try {
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, value);
+  } catch {
+    // Storage disabled or full: the page still works, it just forgets.
+  }
+}
+
+/** The remembered display name, if it is one the server accepts. */
+export function loadName(): string | null {
+  const parsed = parseDisplayName(read(NAME_KEY));
+  return parsed.ok ? parsed.value : null;
+}
+
+export function saveName(name: string | null): void {
+  write(NAME_KEY, name);
+}
+
+export function loadRecentRooms(): RecentRoom[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(read(RECENT_KEY) ?? "[]");
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(list)) return [];
+  const rooms: RecentRoom[] = [];
+  for (const item of list as unknown[]) {
+    if (typeof item !== "object" || item === null) continue;
+    const { room, at } = item as { room?: unknown; at?: unknown };
+    if (typeof room !== "string" || typeof at !== "number") continue;
+    const parsed = parseRoomName(room);
+    if (parsed.ok && !rooms.some((r) => r.room === parsed.value))
+      rooms.push({ room: parsed.value, at });
+  }
+  return rooms.slice(0, MAX_RECENT_ROOMS);
+}
+
+/** Moves `room` to the front of the recent list. */
+export function rememberRoom(room: string, now = Date.now()): void {
+  const rooms = [{ room, at: now }, ...loadRecentRooms().filter((r) => r.room !== room)];
+  write(RECENT_KEY, JSON.stringify(rooms.slice(0, MAX_RECENT_ROOMS)));
+}
+
+export function forgetRecentRooms(): void {
+  write(RECENT_KEY, null);
+}
+
+/** The page URL of a room, as the lobby links to it. */
+export function roomPath(room: string): string {
+  return `/chat/${encodeURIComponent(room)}/`;
+}

@@ -1,0 +1,313 @@
+// The pages in a real browser against a real `wrangler dev`: lobby, rooms,
+// Unicode, escaping, headers, bad room names, and the README's screenshots.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Browser } from "playwright-core";
+import { WebSocket } from "ws";
+import { startDevServer, type DevServer } from "../scripts/dev-server.ts";
+import {
+  inject,
+  launchBrowser,
+  newPerson,
+  openRoom,
+  pageErrors,
+  roomUrl,
+  say,
+  screenshotPath,
+  shown,
+  uniqueRoom,
+  waitForMembers,
+  waitForTexts,
+} from "./helpers.ts";
+
+let server: DevServer;
+let browser: Browser;
+
+before(async () => {
+  [server, browser] = await Promise.all([startDevServer(), launchBrowser()]);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe("chatting in the browser", () => {
+  it("works like the tutorial's test: type a room, Enter, type a message, Enter", async () => {
+    const context = await newPerson(browser, null);
+    const page = await context.newPage();
+    await page.goto(`${server.url}/chat/`);
+    const room = uniqueRoom("room_1");
+    // Keys go to whatever has focus: the autofocused fields, as in the tutorial.
+    await page.keyboard.type(room);
+    await page.keyboard.press("Enter");
+    // The tutorial waits for the URL to change, then types at once.
+    await page.waitForURL(roomUrl(server.url, room));
+    await page.keyboard.type("hello");
+    await page.keyboard.press("Enter");
+
+    // The tutorial's test reads `#chat-log`.value.
+    await page.waitForFunction(() =>
+      (document.querySelector("#chat-log") as { value?: string } | null)?.value?.includes("hello"),
+    );
+    const [message] = await shown(page);
+    assert.equal(message?.text, "hello");
+    assert.match(message.user, /^guest-\d{4}$/, "no name chosen: the room makes one up");
+    assert.equal(await page.locator("#my-name").textContent(), message.user);
+    await context.close();
+  });
+
+  it("shows two people in one room each other's messages and each other", async () => {
+    const room = uniqueRoom("pair");
+    const alice = await newPerson(browser, "alice");
+    const bob = await newPerson(browser, "bob");
+    const a = await openRoom(alice, server.url, room);
+    const b = await openRoom(bob, server.url, room);
+
+    await say(a, "hi bob");
+    await waitForTexts(b, ["hi bob"]);
+    await say(b, "hi alice");
+    await waitForTexts(a, ["hi bob", "hi alice"]);
+
+    for (const page of [a, b]) {
+      assert.deepEqual(
+        (await shown(page)).map((m) => `${m.user}: ${m.text}`),
+        ["alice: hi bob", "bob: hi alice"],
+      );
+      await waitForMembers(page, ["alice", "bob"]);
+      // Each message shows its time.
+      assert.match((await page.locator("#chat-log li.msg time").first().textContent()) ?? "", /\d/);
+    }
+    assert.equal(await a.locator("#member-count").textContent(), "2");
+    assert.deepEqual(pageErrors.get(a), []);
+
+    await b.close();
+    await waitForMembers(a, ["alice"]);
+    await alice.close();
+    await bob.close();
+  });
+
+  it("keeps rooms apart", async () => {
+    const red = uniqueRoom("red");
+    const blue = uniqueRoom("blue");
+    const alice = await newPerson(browser, "alice");
+    const bob = await newPerson(browser, "bob");
+    const carol = await newPerson(browser, "carol");
+    const a = await openRoom(alice, server.url, red);
+    const b = await openRoom(bob, server.url, red);
+    const c = await openRoom(carol, server.url, blue);
+
+    await say(a, "only for red");
+    await waitForTexts(b, ["only for red"]);
+    // By the time blue's own message has made the round trip, a leak from
+    // red (delivered to b already) would have reached c too.
+    await say(c, "only for blue");
+    await waitForTexts(c, ["only for blue"]);
+    assert.deepEqual(
+      (await shown(c)).map((m) => m.text),
+      ["only for blue"],
+    );
+    assert.deepEqual(
+      (await shown(b)).map((m) => m.text),
+      ["only for red"],
+    );
+    await waitForMembers(c, ["carol"]);
+    for (const ctx of [alice, bob, carol]) await ctx.close();
+  });
+
+  it("works end to end in a Unicode room with Unicode names", async () => {
+    const room = "技术交流";
+    const ming = await newPerson(browser, null);
+    const page = await ming.newPage();
+    await page.goto(`${server.url}/`);
+    await page.locator("#display-name-input").fill("小明");
+    await page.locator("#room-name-input").fill(room);
+    await page.locator("#room-name-submit").click();
+    await page.waitForURL(`${server.url}/chat/%E6%8A%80%E6%9C%AF%E4%BA%A4%E6%B5%81/`);
+    assert.equal(await page.locator("#room-name").textContent(), room);
+    assert.equal(await page.title(), `${room} · Edge chat`);
+    await page.locator('#connection-status[data-state="live"]').waitFor();
+
+    const hong = await newPerson(browser, "小红 🌸");
+    const other = await openRoom(hong, server.url, room);
+    await say(page, "大家好 👋 Ça va?");
+    await inject(server, room, "部署完成 ✅", "机器人");
+    await waitForTexts(other, ["大家好 👋 Ça va?", "部署完成 ✅"]);
+    assert.deepEqual(
+      (await shown(other)).map((m) => `${m.user}: ${m.text}`),
+      ["小明: 大家好 👋 Ça va?", "机器人: 部署完成 ✅"],
+    );
+    await waitForMembers(page, ["小明", "小红 🌸"]);
+    // Avatars show the whole first character, not half a surrogate pair.
+    assert.equal(
+      await other.locator("#member-list li", { hasText: "小红" }).locator(".avatar").textContent(),
+      "小",
+    );
+    await ming.close();
+    await hong.close();
+  });
+
+  it("shows markup in messages and names as text, never runs it", async () => {
+    const room = uniqueRoom("xss");
+    const attack = `<img src=x onerror="window.__xss=1">`;
+    const mallory = await newPerson(browser, `<b onmouseover=__xss=2>m</b>`);
+    const victim = await newPerson(browser, "victim");
+    const m = await openRoom(mallory, server.url, room);
+    const v = await openRoom(victim, server.url, room);
+
+    await say(m, attack);
+    await inject(server, room, `<script>window.__xss=3</script>`, `<svg onload="window.__xss=4">`);
+    await waitForTexts(v, [attack, "<script>window.__xss=3</script>"]);
+    await waitForMembers(v, [`<b onmouseover=__xss=2>m</b>`, "victim"]);
+    await v.locator("#chat-log li.msg").first().hover();
+
+    for (const page of [m, v]) {
+      // oxlint-disable-next-line no-underscore-dangle -- the name the attack sets
+      assert.equal(await page.evaluate(() => (window as { __xss?: unknown }).__xss), undefined);
+      assert.equal(await page.locator("#chat-log img, #chat-log script, #chat-log svg").count(), 0);
+      assert.equal(await page.locator("#member-list b").count(), 0);
+      assert.equal(await page.locator("#chat-log li.msg .text").first().textContent(), attack);
+    }
+    await mallory.close();
+    await victim.close();
+  });
+
+  it("serves pages with a CSP and secure headers, and leaves the socket's 101 alone", async () => {
+    for (const path of ["/", "/chat/", "/chat/lobby/", "/chat/%2F/"]) {
+      const res = await fetch(`${server.url}${path}`);
+      assert.match(res.headers.get("content-type") ?? "", /^text\/html/, path);
+      const csp = res.headers.get("content-security-policy") ?? "";
+      assert.match(csp, /default-src 'none'/, path);
+      assert.match(csp, /script-src 'self'(;|$)/, path);
+      assert.match(csp, /connect-src 'self' ws:\/\/127\.0\.0\.1:\d+/, path);
+      assert.match(csp, /frame-ancestors 'none'/, path);
+      assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
+      assert.equal(res.headers.get("x-frame-options"), "DENY", path);
+      assert.equal(res.headers.get("referrer-policy"), "no-referrer", path);
+    }
+    // The script and the style are static files, served as such.
+    const script = await fetch(`${server.url}/client/room.js`);
+    assert.equal(script.status, 200);
+    assert.match(script.headers.get("content-type") ?? "", /javascript/);
+
+    const upgrade = await new Promise<Record<string, unknown>>((done, fail) => {
+      const ws = new WebSocket(`${server.url.replace("http", "ws")}/ws/chat/headers/`);
+      ws.on("upgrade", (res) => {
+        done(res.headers);
+        ws.close();
+      });
+      ws.on("error", fail);
+    });
+    assert.equal(upgrade["content-security-policy"], undefined);
+    assert.equal(upgrade["x-frame-options"], undefined);
+  });
+
+  it("explains a bad room name on a 400 page, and in the lobby before leaving it", async () => {
+    const person = await newPerson(browser, null);
+    const page = await person.newPage();
+    const tooLong = "x".repeat(65);
+    const res = await page.goto(`${server.url}/chat/${tooLong}/`);
+    assert.equal(res?.status(), 400);
+    assert.equal(await page.locator("h1").textContent(), "That room name doesn't work");
+    assert.match((await page.locator(".detail").textContent()) ?? "", /longer than 64 characters/);
+    await page.locator("a", { hasText: "Go to the lobby" }).click();
+    await page.waitForURL(`${server.url}/`);
+
+    const slash = await page.goto(`${server.url}/chat/a%2Fb/`);
+    assert.equal(slash?.status(), 400);
+    assert.match((await page.locator(".detail").textContent()) ?? "", /contains '\/'/);
+
+    const missing = await page.goto(`${server.url}/chat/a/b/`);
+    assert.equal(missing?.status(), 404);
+    assert.equal(await page.locator("h1").textContent(), "There is no page here");
+
+    // The lobby checks the name first and stays put, with the reason next to the field.
+    await page.goto(`${server.url}/`);
+    await page.locator("#room-name-input").fill(tooLong);
+    await page.keyboard.press("Enter");
+    await page.locator("#room-name-error").getByText("longer than 64 characters").waitFor();
+    assert.equal(page.url(), `${server.url}/`);
+    assert.equal(await page.locator("#room-name-input").getAttribute("aria-invalid"), "true");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "room-name-input");
+    await person.close();
+  });
+
+  it("remembers the display name and the rooms visited, and links to them", async () => {
+    const person = await newPerson(browser, null);
+    const page = await person.newPage();
+    await page.goto(`${server.url}/`);
+    assert.equal(await page.locator("#recent-rooms").isVisible(), false);
+    await page.locator("#display-name-input").fill("  Zoë  ");
+    const first = uniqueRoom("first");
+    const second = "café ☕";
+    for (const room of [first, second]) {
+      await page.goto(`${server.url}/`);
+      await page.locator("#room-name-input").fill(room);
+      await page.keyboard.press("Enter");
+      await page.locator('#connection-status[data-state="live"]').waitFor();
+      assert.equal(await page.locator("#my-name").textContent(), "Zoë");
+    }
+
+    await page.goto(`${server.url}/chat/`);
+    assert.equal(await page.locator("#display-name-input").inputValue(), "Zoë");
+    assert.deepEqual(await page.locator("#recent-room-list a").allTextContents(), [second, first]);
+    await page.locator("#recent-room-list a", { hasText: first }).click();
+    await page.waitForURL(roomUrl(server.url, first));
+
+    await page.goto(`${server.url}/`);
+    await page.locator("#recent-rooms-clear").click();
+    assert.equal(await page.locator("#recent-rooms").isVisible(), false);
+    await person.close();
+  });
+
+  it("fits a phone screen and takes the README's screenshots", async () => {
+    const room = "design-review";
+    const messages: [string, string][] = [
+      ["Ada", "Morning! Is the new lobby live yet?"],
+      ["Grace", "Deployed 5 minutes ago. Try it on your phone too 📱"],
+      ["Grace", "Reconnects by itself if the network drops, and nothing is lost."],
+      ["Ada", "Just tried it in 技术交流 — Unicode room names work 🎉"],
+    ];
+    const ada = await newPerson(browser, "Ada");
+    const grace = await newPerson(browser, "Grace");
+    const phone = await newPerson(browser, "Linus", { width: 390, height: 760 });
+
+    // The lobby, with a few recent rooms.
+    const lobby = await ada.newPage();
+    for (const r of ["技术交流", "general", room]) {
+      await lobby.goto(roomUrl(server.url, r));
+      await lobby.locator('#connection-status[data-state="live"]').waitFor();
+    }
+    await lobby.goto(`${server.url}/`);
+    await lobby.locator("#recent-room-list a").first().waitFor();
+    await lobby.screenshot({ path: screenshotPath("lobby.png") });
+    await lobby.close();
+
+    const a = await openRoom(ada, server.url, room);
+    const g = await openRoom(grace, server.url, room);
+    const p = await openRoom(phone, server.url, room);
+    for (const [who, text] of messages) {
+      await say(who === "Ada" ? a : g, text);
+      await waitForTexts(p, [text]);
+    }
+    await inject(server, room, "Build #128 passed on main ✅", "ci");
+    const all = [...messages.map(([, t]) => t), "Build #128 passed on main ✅"];
+    await waitForTexts(a, all);
+    await waitForMembers(a, ["Ada", "Grace", "Linus"]);
+    await a.screenshot({ path: screenshotPath("room.png") });
+
+    // Phone width: nothing wider than the screen, the composer on screen, members folded.
+    await waitForTexts(p, all);
+    const overflow = await p.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
+    assert.equal(overflow, 0, "no horizontal scrolling at 390px");
+    assert.equal(await p.locator("#chat-message-submit").isVisible(), true);
+    const box = await p.locator("#chat-message-input").boundingBox();
+    assert.ok(box && box.y + box.height <= 760, "composer is on screen");
+    assert.equal(await p.locator("#member-list").isVisible(), false, "members folded on phones");
+    await p.screenshot({ path: screenshotPath("room-phone.png") });
+
+    for (const ctx of [ada, grace, phone]) await ctx.close();
+  });
+});
