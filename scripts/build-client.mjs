@@ -4,6 +4,8 @@
 // wrangler.toml), so the bundle is never committed and never stale.
 // Works on Node 20+ (wrangler may run it with whatever `node` is on PATH).
 import { build } from "esbuild";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -21,11 +23,28 @@ const result = await build({
   minify: true,
   sourcemap: "linked",
   legalComments: "none",
-  metafile: true,
   logLevel: "warning",
+  write: false,
 });
 
-const sizes = Object.entries(result.metafile.outputs)
-  .filter(([file]) => file.endsWith(".js"))
-  .map(([file, out]) => `${file} ${(out.bytes / 1024).toFixed(1)} KiB`);
+// Several `wrangler dev`s may share this tree (tests, benchmarks), each running
+// this build and watching public/. So a file is only written when it changed,
+// and then atomically: nobody serves or reloads on a half-written bundle.
+const sizes = [];
+for (const file of result.outputFiles) {
+  let same = false;
+  try {
+    same = readFileSync(file.path).equals(file.contents);
+  } catch {
+    // not built yet
+  }
+  if (!same) {
+    mkdirSync(dirname(file.path), { recursive: true });
+    const tmp = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, file.contents);
+    renameSync(tmp, file.path);
+  }
+  if (file.path.endsWith(".js"))
+    sizes.push(`${file.path.slice(root.length)} ${(file.contents.length / 1024).toFixed(1)} KiB`);
+}
 console.log(`client bundle: ${sizes.join(", ")}`);

@@ -172,6 +172,11 @@ function roomPage(room: string, maxMessageChars: number): Page {
         </form>
       </details>
       <main class="chat">
+        <noscript
+          ><p class="empty">
+            Chatting needs JavaScript: please turn it on for this site.
+          </p></noscript
+        >
         <p id="chat-empty" class="empty" hidden>No messages yet. Say hello!</p>
         <ol
           id="chat-log"
