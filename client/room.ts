@@ -42,6 +42,8 @@ let attempts = 0;
 let opened = false;
 /** Why the server refused this page's socket (bad name, private room…), if it did. */
 let refusal: string | null = null;
+/** What the server said about the last failed attempt while we keep retrying (a 5xx). */
+let trouble: string | null = null;
 /** A join token from the page URL (`?token=`), for private rooms; passed on as is. */
 const joinToken = new URLSearchParams(location.search).get("token");
 /** Messages sent while the socket was down; partysocket flushes them on open. */
@@ -80,6 +82,7 @@ const socket = new ReconnectingWebSocket(socketUrl, undefined, {
 
 socket.addEventListener("open", () => {
   opened = true;
+  trouble = null;
   waiting = 0;
   attempts = 0;
   clearInterval(pingTimer);
@@ -112,14 +115,19 @@ async function diagnose(): Promise<void> {
   } catch {
     return; // The server is unreachable: keep retrying.
   }
-  if (res.status < 400 || res.status >= 500 || res.status === 426 || res.status === 429) return;
+  if (res.status < 400 || res.status === 426) return;
   const body = (await res.json().catch(() => null)) as { error?: unknown } | null;
-  refusal =
-    typeof body?.error === "string"
-      ? body.error
-      : `the server refused to connect (HTTP ${res.status})`;
-  socket.close(1000, "refused");
-  state = "refused";
+  const reason =
+    typeof body?.error === "string" ? body.error : `the server answered HTTP ${res.status}`;
+  if (socket.readyState === socket.OPEN) return; // Connected meanwhile.
+  if (res.status >= 500 || res.status === 429) {
+    // Maybe temporary: keep retrying, and say why it is taking long.
+    trouble = reason;
+  } else {
+    refusal = reason;
+    socket.close(1000, "refused");
+    state = "refused";
+  }
   update();
 }
 
@@ -433,6 +441,7 @@ class Ui {
         break;
       case "reconnecting":
         text = attempts > 1 ? `Reconnecting… (attempt ${attempts})` : "Reconnecting…";
+        if (trouble !== null) text += `: ${trouble}`;
         break;
       case "offline":
         text = "Offline: waiting for the network…";

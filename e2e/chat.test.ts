@@ -1,6 +1,7 @@
 // The pages in a real browser against a real `wrangler dev`: lobby, rooms,
 // Unicode, escaping, headers, bad room names, and the README's screenshots.
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
 import { WebSocket } from "ws";
@@ -20,12 +21,24 @@ import {
   waitForTexts,
 } from "./helpers.ts";
 
+const JOIN_SECRET = `e2e-${crypto.randomUUID()}`;
 let server: DevServer;
 let browser: Browser;
 
 before(async () => {
-  [server, browser] = await Promise.all([startDevServer(), launchBrowser()]);
+  [server, browser] = await Promise.all([
+    startDevServer({ vars: { JOIN_SECRET } }),
+    launchBrowser(),
+  ]);
 });
+
+/** A join token as the README's backend would mint it (HS256 JWT). */
+function joinToken(claims: { sub: string; name: string; room: string }): string {
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  const body = `${part({ alg: "HS256", typ: "JWT" })}.${part({ ...claims, exp })}`;
+  return `${body}.${createHmac("sha256", JOIN_SECRET).update(body).digest("base64url")}`;
+}
 
 after(async () => {
   await browser?.close();
@@ -229,6 +242,63 @@ describe("chatting in the browser", () => {
     assert.equal(page.url(), `${server.url}/`);
     assert.equal(await page.locator("#room-name-input").getAttribute("aria-invalid"), "true");
     assert.equal(await page.evaluate(() => document.activeElement?.id), "room-name-input");
+    await person.close();
+  });
+
+  it("is usable by keyboard and screen reader", async () => {
+    const person = await newPerson(browser, "kim");
+    const page = await person.newPage();
+    await page.goto(`${server.url}/`);
+    // Every field has a label; the room field has focus.
+    assert.equal(
+      await page.getByLabel("Room", { exact: true }).getAttribute("id"),
+      "room-name-input",
+    );
+    assert.equal(await page.getByLabel("Your name").getAttribute("id"), "display-name-input");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "room-name-input");
+    await page.keyboard.type("keyboard-only");
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "room-name-submit");
+    await page.keyboard.press("Enter");
+    await page.locator('#connection-status[data-state="live"]').waitFor();
+
+    assert.equal(
+      await page.getByLabel("Message", { exact: true }).getAttribute("id"),
+      "chat-message-input",
+    );
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "chat-message-input");
+    assert.equal(await page.locator("#chat-log").getAttribute("aria-live"), "polite");
+    assert.equal(await page.getByRole("status").getAttribute("id"), "connection-status");
+    assert.equal(await page.getByRole("link", { name: "All rooms" }).getAttribute("href"), "/");
+    await page.keyboard.type("typed without a mouse");
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "chat-message-submit");
+    await page.keyboard.press("Enter");
+    await waitForTexts(page, ["typed without a mouse"]);
+    // Typing while the log has focus goes to the message field.
+    await page.locator("#chat-log").focus();
+    await page.keyboard.type("x");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "chat-message-input");
+    assert.equal(await page.locator("#chat-message-input").inputValue(), "x");
+    await person.close();
+  });
+
+  it("says why a socket is refused, and joins a private room with a token", async () => {
+    const room = uniqueRoom("private");
+    const person = await newPerson(browser, null);
+    const page = await person.newPage();
+    await page.goto(roomUrl(server.url, room));
+    const status = page.locator('#connection-status[data-state="refused"]');
+    await status.waitFor();
+    assert.match((await status.textContent()) ?? "", /Can't join: .*private/);
+
+    const token = joinToken({ sub: "user-42", name: "Dr. Ada", room });
+    await page.goto(`${roomUrl(server.url, room)}?token=${token}`);
+    await page.locator('#connection-status[data-state="live"]').waitFor();
+    assert.equal(await page.locator("#my-name").textContent(), "Dr. Ada");
+    await say(page, "signed in");
+    await waitForTexts(page, ["signed in"]);
+    assert.equal((await shown(page))[0]?.user, "Dr. Ada");
     await person.close();
   });
 
