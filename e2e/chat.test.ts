@@ -32,9 +32,10 @@ before(async () => {
   ]);
 });
 
+const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+
 /** A join token as the README's backend would mint it (HS256 JWT). */
 function joinToken(claims: { sub: string; name: string; room: string }): string {
-  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
   const exp = Math.floor(Date.now() / 1000) + 600;
   const body = `${part({ alg: "HS256", typ: "JWT" })}.${part({ ...claims, exp })}`;
   return `${body}.${createHmac("sha256", JOIN_SECRET).update(body).digest("base64url")}`;
