@@ -4,10 +4,16 @@
  * redirects /chat/?room=x to the room); the script checks the name before
  * leaving, remembers the display name and lists the rooms visited lately.
  */
-import { parseDisplayName } from "../src/display-name";
 import { parseRoomName } from "../src/room-name";
 import { shortTime } from "./format";
-import { forgetRecentRooms, loadName, loadRecentRooms, roomPath, saveName } from "./storage";
+import {
+  checkName,
+  forgetRecentRooms,
+  loadName,
+  loadRecentRooms,
+  roomPath,
+  saveName,
+} from "./storage";
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -24,18 +30,18 @@ function start(): void {
 
   nameInput.value = loadName() ?? "";
 
-  const checkName = (): boolean => {
-    const parsed = parseDisplayName(nameInput.value);
+  const validateName = (): boolean => {
+    const parsed = checkName(nameInput.value);
     setError(nameInput, nameError, parsed.ok ? null : `That name doesn't work: ${parsed.error}.`);
     if (parsed.ok) saveName(parsed.value);
     return parsed.ok;
   };
-  nameInput.addEventListener("input", checkName);
+  nameInput.addEventListener("input", validateName);
   roomInput.addEventListener("input", () => setError(roomInput, roomError, null));
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (!checkName()) {
+    if (!validateName()) {
       nameInput.focus();
       return;
     }

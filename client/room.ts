@@ -11,12 +11,11 @@
  * room replays exactly what was missed; ids already held are skipped anyway.
  */
 import ReconnectingWebSocket from "partysocket/ws";
-import { parseDisplayName } from "../src/display-name";
 import type { ChatMessage, Member, ServerFrame } from "../src/protocol";
 import { parseRoomSegment } from "../src/room-name";
 import { fullTime, hue, initial, shortTime } from "./format";
 import { MessageHistory } from "./history";
-import { loadName, rememberRoom, saveName } from "./storage";
+import { checkName, loadName, pageLimit, rememberRoom, saveName } from "./storage";
 
 /** Consecutive messages from one author within this window share one header. */
 const GROUP_MS = 5 * 60_000;
@@ -226,7 +225,7 @@ function changeName(form: HTMLFormElement): void {
   const input = form.querySelector<HTMLInputElement>("#display-name-input");
   const error = form.querySelector<HTMLElement>("#display-name-error");
   if (!input || !error) return;
-  const parsed = parseDisplayName(input.value);
+  const parsed = checkName(input.value);
   if (!parsed.ok) {
     error.textContent = `That name doesn't work: ${parsed.error}.`;
     input.setAttribute("aria-invalid", "true");
@@ -334,10 +333,7 @@ class Ui {
     this.#myName = byId("my-name");
     this.#nameInput = byId("display-name-input");
 
-    const max = Number(
-      document.querySelector<HTMLMetaElement>("meta[name=chat-max-message-chars]")?.content,
-    );
-    if (Number.isInteger(max) && max > 0) this.input.maxLength = max;
+    this.input.maxLength = pageLimit("chat-max-message-chars", this.input.maxLength);
     this.#nameInput.value = loadName() ?? "";
     this.input.addEventListener("input", () => showError(null));
 

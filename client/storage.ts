@@ -4,7 +4,7 @@
  * visited lately. localStorage may be missing or full (private windows,
  * disabled storage); every function then degrades to "nothing remembered".
  */
-import { parseDisplayName } from "../src/display-name";
+import { MAX_NAME_CHARS, parseDisplayName } from "../src/display-name";
 import { parseRoomName } from "../src/room-name";
 
 const NAME_KEY = "chat.displayName";
@@ -15,6 +15,18 @@ export interface RecentRoom {
   room: string;
   /** Milliseconds since the epoch of the last visit. */
   at: number;
+}
+
+/** A limit the server put in the page (`<meta name="chat-…">`), else `fallback`. */
+export function pageLimit(name: string, fallback: number): number {
+  const meta = document.querySelector<HTMLMetaElement>(`meta[name="${name}"]`);
+  const n = Number(meta?.content);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+/** Checks a display name by the server's rules, with the server's length limit. */
+export function checkName(input: string | null): ReturnType<typeof parseDisplayName> {
+  return parseDisplayName(input, pageLimit("chat-max-name-chars", MAX_NAME_CHARS));
 }
 
 function read(key: string): string | null {
@@ -36,7 +48,7 @@ function write(key: string, value: string | null): void {
 
 /** The remembered display name, if it is one the server accepts. */
 export function loadName(): string | null {
-  const parsed = parseDisplayName(read(NAME_KEY));
+  const parsed = checkName(read(NAME_KEY));
   return parsed.ok ? parsed.value : null;
 }
 

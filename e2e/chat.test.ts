@@ -351,7 +351,7 @@ describe("chatting in the browser", () => {
     }
     await lobby.goto(`${server.url}/`);
     await lobby.locator("#recent-room-list a").first().waitFor();
-    await lobby.screenshot({ path: screenshotPath("lobby.png") });
+    await lobby.screenshot({ path: screenshotPath("lobby.png"), fullPage: true });
     await lobby.close();
 
     const a = await openRoom(ada, server.url, room);

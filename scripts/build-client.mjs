@@ -19,7 +19,8 @@ const result = await build({
   // Classic scripts: room.js loads in <head> and must not be a module
   // (modules are deferred, and keys typed before it runs would be lost).
   format: "iife",
-  target: ["es2022", "chrome110", "firefox110", "safari16"],
+  // String#toWellFormed (shared name rules) needs Safari 16.4, Chrome 111, Firefox 119.
+  target: ["es2022", "chrome111", "firefox119", "safari16.4"],
   minify: true,
   sourcemap: "linked",
   legalComments: "none",

@@ -15,8 +15,7 @@ import { Hono, type Context } from "hono";
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { secureHeaders } from "hono/secure-headers";
-import { roomConfig } from "./config";
-import { MAX_NAME_CHARS } from "./display-name";
+import { DEFAULTS, roomConfig } from "./config";
 import { MAX_ROOM_CHARS, parseRoomName, parseRoomSegment } from "./room-name";
 
 type Page = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -47,7 +46,19 @@ export const pages = new Hono<{ Bindings: Env }>();
 
 const roomHint = `Any language, 1 to ${MAX_ROOM_CHARS} characters, no “/”.`;
 
-function layout(title: string, bodyClass: string, head: Page | "", body: Page): Page {
+/** Limits the browser checks before the server does; from the Worker's vars. */
+interface Limits {
+  maxNameChars: number;
+  maxMessageChars: number;
+}
+
+function layout(
+  title: string,
+  bodyClass: string,
+  limits: Limits,
+  head: Page | "",
+  body: Page,
+): Page {
   return html`<!doctype html>
     <html lang="en">
       <head>
@@ -57,6 +68,8 @@ function layout(title: string, bodyClass: string, head: Page | "", body: Page): 
         <title>${title}</title>
         <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/style.css" />
+        <meta name="chat-max-name-chars" content="${limits.maxNameChars}" />
+        <meta name="chat-max-message-chars" content="${limits.maxMessageChars}" />
         ${head}
       </head>
       <body class="${bodyClass}">
@@ -69,10 +82,11 @@ const logo = html`<svg class="logo" viewBox="0 0 32 32" aria-hidden="true" focus
   <path d="M6 7h20a3 3 0 0 1 3 3v10a3 3 0 0 1-3 3H14l-6 5v-5H6a3 3 0 0 1-3-3V10a3 3 0 0 1 3-3z" />
 </svg>`;
 
-function lobbyPage(): Page {
+function lobbyPage(limits: Limits): Page {
   return layout(
     "Edge chat rooms",
     "lobby-page",
+    limits,
     html`<script src="/client/lobby.js" defer></script>`,
     html`<main class="lobby">
       <header class="brand">
@@ -114,7 +128,7 @@ function lobbyPage(): Page {
             aria-describedby="display-name-hint display-name-error"
           />
           <p id="display-name-hint" class="hint">
-            Remembered on this device. Up to ${MAX_NAME_CHARS} characters.
+            Remembered on this device. Up to ${limits.maxNameChars} characters.
           </p>
           <p id="display-name-error" class="error" role="alert"></p>
         </div>
@@ -130,13 +144,13 @@ function lobbyPage(): Page {
   );
 }
 
-function roomPage(room: string, maxMessageChars: number): Page {
+function roomPage(room: string, limits: Limits): Page {
   return layout(
     `${room} · Edge chat`,
     "room-page",
+    limits,
     // A classic script in <head>, on purpose: see client/room.ts.
-    html`<meta name="chat-max-message-chars" content="${maxMessageChars}" />
-      <script src="/client/room.js"></script>`,
+    html`<script src="/client/room.js"></script>`,
     html`<div class="app">
       <header class="topbar">
         <a class="back" href="/" aria-label="All rooms">
@@ -194,7 +208,7 @@ function roomPage(room: string, maxMessageChars: number): Page {
             autofocus
             autocomplete="off"
             enterkeyhint="send"
-            maxlength="${maxMessageChars}"
+            maxlength="${limits.maxMessageChars}"
             placeholder="Message ${room}"
             aria-describedby="chat-error"
           />
@@ -210,6 +224,7 @@ function problemPage(title: string, detail: string, hint: string): Page {
   return layout(
     `${title} · Edge chat`,
     "lobby-page",
+    DEFAULTS,
     "",
     html`<main class="lobby">
       <section class="card problem" aria-labelledby="problem-title">
@@ -237,7 +252,7 @@ function badRoom(c: Context, reason: string) {
 /** The lobby; `?room=` is the lobby form submitted before its script loaded. */
 const lobby = (c: Context<{ Bindings: Env }>) => {
   const asked = c.req.query("room");
-  if (asked === undefined) return c.html(lobbyPage());
+  if (asked === undefined) return c.html(lobbyPage(roomConfig(c.env)));
   const parsed = parseRoomName(asked.trim());
   if (!parsed.ok) return badRoom(c, parsed.error);
   return c.redirect(`/chat/${encodeURIComponent(parsed.value)}/`, 303);
@@ -253,7 +268,7 @@ const rawRoom = (c: Context) => new URL(c.req.url).pathname.split("/")[2] ?? "";
 pages.get("/chat/:room/", pageHeaders, (c) => {
   const parsed = parseRoomSegment(rawRoom(c));
   if (!parsed.ok) return badRoom(c, parsed.error);
-  return c.html(roomPage(parsed.value, roomConfig(c.env).maxMessageChars));
+  return c.html(roomPage(parsed.value, roomConfig(c.env)));
 });
 // Relative links and the tutorial both expect the trailing slash.
 pages.get("/chat/:room", (c) => {
