@@ -186,6 +186,24 @@ describe("chatting in the browser", () => {
     await victim.close();
   });
 
+  it("says when the room refuses a message, and gives its text back", async () => {
+    const person = await newPerson(browser, "chatty");
+    const page = await openRoom(person, server.url, uniqueRoom("limits"));
+    // The server allows 20 messages per 10 s on one connection.
+    const sent = Array.from({ length: 20 }, (_, i) => `message ${i + 1}`);
+    for (const text of sent) await say(page, text);
+    await waitForTexts(page, sent);
+    await say(page, "one too many");
+    await page.locator("#chat-error", { hasText: "Slow down" }).waitFor();
+    assert.equal(await page.locator("#chat-message-input").inputValue(), "one too many");
+    assert.equal((await shown(page)).length, 20);
+    // Typing again clears the error.
+    await page.locator("#chat-message-input").press("End");
+    await page.keyboard.type("!");
+    assert.equal(await page.locator("#chat-error").textContent(), "");
+    await person.close();
+  });
+
   it("serves pages with a CSP and secure headers, and leaves the socket's 101 alone", async () => {
     for (const path of ["/", "/chat/", "/chat/lobby/", "/chat/%2F/"]) {
       const res = await fetch(`${server.url}${path}`);
@@ -230,6 +248,16 @@ describe("chatting in the browser", () => {
     const slash = await page.goto(`${server.url}/chat/a%2Fb/`);
     assert.equal(slash?.status(), 400);
     assert.match((await page.locator(".detail").textContent()) ?? "", /contains '\/'/);
+
+    // The lobby form without its script: a GET the Worker turns into the room's URL.
+    const noScript = await fetch(`${server.url}/chat/?room=${encodeURIComponent(" 技术交流 ")}`, {
+      redirect: "manual",
+    });
+    assert.equal(noScript.status, 303);
+    assert.equal(noScript.headers.get("location"), roomUrl("", "技术交流"));
+    const emptyRoom = await page.goto(`${server.url}/chat/?room=`);
+    assert.equal(emptyRoom?.status(), 400);
+    assert.match((await page.locator(".detail").textContent()) ?? "", /empty/);
 
     const missing = await page.goto(`${server.url}/chat/a/b/`);
     assert.equal(missing?.status(), 404);
