@@ -11,7 +11,13 @@
  * room replays exactly what was missed; ids already held are skipped anyway.
  */
 import ReconnectingWebSocket from "partysocket/ws";
-import type { ChatMessage, Member, ServerFrame } from "../src/protocol";
+import {
+  CLOSE_BANNED,
+  CLOSE_REMOVED,
+  type ChatMessage,
+  type Member,
+  type ServerFrame,
+} from "../src/protocol";
 import { parseRoomSegment } from "../src/room-name";
 import { fullTime, hue, initial, shortTime } from "./format";
 import { MessageHistory } from "./history";
@@ -77,6 +83,8 @@ const socket = new ReconnectingWebSocket(socketUrl, undefined, {
   maxReconnectionDelay: 15_000,
   reconnectionDelayGrowFactor: 1.6,
   connectionTimeout: 6_000,
+  // Removed or banned by a moderator: coming straight back would defeat it.
+  shouldReconnectOnClose: (event) => event.code !== CLOSE_REMOVED && event.code !== CLOSE_BANNED,
 });
 
 socket.addEventListener("open", () => {
@@ -89,10 +97,17 @@ socket.addEventListener("open", () => {
   update();
 });
 
-socket.addEventListener("close", () => {
+socket.addEventListener("close", (event) => {
   clearInterval(pingTimer);
   clearTimeout(pongTimer);
-  if (refusal !== null) return;
+  if (event.code === CLOSE_REMOVED || event.code === CLOSE_BANNED) {
+    refusal = event.reason || "a moderator removed you from this room";
+    state = "refused";
+  }
+  if (refusal !== null) {
+    update();
+    return;
+  }
   if (state === "live" || state === "connecting") attempts = 0;
   attempts++;
   state = navigator.onLine === false ? "offline" : "reconnecting";
@@ -443,7 +458,7 @@ class Ui {
         text = "Offline: waiting for the network…";
         break;
       case "refused":
-        text = `Can't join: ${refusal ?? "refused"}`;
+        text = `Not connected: ${refusal ?? "the server refused"}`;
         break;
     }
     if (waiting > 0)

@@ -319,7 +319,7 @@ describe("chatting in the browser", () => {
     await page.goto(roomUrl(server.url, room));
     const status = page.locator('#connection-status[data-state="refused"]');
     await status.waitFor();
-    assert.match((await status.textContent()) ?? "", /Can't join: .*private/);
+    assert.match((await status.textContent()) ?? "", /Not connected: .*private/);
 
     const token = joinToken({ sub: "user-42", name: "Dr. Ada", room });
     await page.goto(`${roomUrl(server.url, room)}?token=${token}`);
@@ -329,6 +329,32 @@ describe("chatting in the browser", () => {
     await waitForTexts(page, ["signed in"]);
     assert.equal((await shown(page))[0]?.user, "Dr. Ada");
     await person.close();
+  });
+
+  it("stays out, saying so, when a moderator removes it", async () => {
+    const room = uniqueRoom("moderated");
+    const troll = await newPerson(browser, "troll");
+    const watcher = await newPerson(browser, "watcher");
+    const t = await openRoom(troll, server.url, room);
+    const w = await openRoom(watcher, server.url, room);
+    await waitForMembers(w, ["troll", "watcher"]);
+
+    const api = `${server.url}/api/rooms/${encodeURIComponent(room)}/members`;
+    const auth = { Authorization: `Bearer ${server.token}` };
+    const { members } = (await (await fetch(api, { headers: auth })).json()) as {
+      members: { id: string; name: string }[];
+    };
+    const id = members.find((m) => m.name === "troll")?.id;
+    assert.ok(id, "the API lists the troll");
+    const removed = await fetch(`${api}/${id}`, { method: "DELETE", headers: auth });
+    assert.equal(removed.status, 200);
+
+    const status = t.locator('#connection-status[data-state="refused"]');
+    await status.waitFor();
+    assert.match((await status.textContent()) ?? "", /Not connected: removed by a moderator/);
+    await waitForMembers(w, ["watcher"]);
+    await troll.close();
+    await watcher.close();
   });
 
   it("remembers the display name and the rooms visited, and links to them", async () => {
