@@ -69,6 +69,7 @@ const { values: flags } = parseArgs({
     rooms: { type: "string", default: "30" },
     restarts: { type: "string", default: "2" },
     "inject-rate": { type: "string", default: "10" },
+    stuck: { type: "string", default: "3" },
     seed: { type: "string" },
     json: { type: "boolean", default: false },
     "keep-dir": { type: "boolean", default: false },
@@ -84,6 +85,7 @@ if (flags.help) {
   --rooms <n>         rooms they spread over (default 30)
   --restarts <n>      wrangler dev restarts during the run (default 2)
   --inject-rate <n>   inject API messages per second (default 10)
+  --stuck <n>         members that never read, one per room, from the last restart on (default 3)
   --seed <n>          seed for the client behaviour (default: random)
   --json              also print the result as one JSON line
   --keep-dir          keep the temporary directory (wrangler log, storage)
@@ -105,6 +107,7 @@ const CLIENTS = Math.floor(positive("clients"));
 const ROOMS = Math.min(Math.floor(positive("rooms")), CLIENTS);
 const RESTARTS = Math.floor(positive("restarts", 0));
 const INJECT_RATE = positive("inject-rate", 0);
+const STUCK = Math.min(Math.floor(positive("stuck", 0)), ROOMS);
 const SEED = flags.seed === undefined ? randomBytes(4).readUInt32LE() : Number(flags.seed);
 /** wrangler.toml's HISTORY_ON_JOIN and HISTORY_LIMIT, which the soak does not override. */
 const HISTORY_ON_JOIN = 50;
@@ -362,12 +365,17 @@ const FLAVOURS = [
 
 /** Every text ever sent, by tag, to check deliveries byte for byte. */
 const sentText = new Map();
+/** When each socket message was sent, for delivery latency. */
+const sentAt = new Map();
+/** Live delivery latencies (ms) of socket messages, by whether the room has a stuck member. */
+const latency = { withStuck: [], without: [] };
 let tagSeq = 0;
 
 function newMessage(kind) {
   const tag = `soak:${runId}:${kind}:${++tagSeq}`;
   const text = `${tag} ${pick(FLAVOURS)}`;
   sentText.set(tag, text);
+  if (kind !== "inject") sentAt.set(tag, performance.now());
   return { tag, text };
 }
 
@@ -381,6 +389,8 @@ const rooms = Array.from({ length: ROOMS }, (_, i) => ({
   /** tag -> id, for socket messages echoed to their sender. */
   echoed: new Map(),
   clients: [],
+  /** Has a member that never reads. */
+  stuck: i < STUCK,
   lastId: 0,
   history: new Map(),
 }));
@@ -420,6 +430,9 @@ class Stream {
 
 // ---------------------------------------------------------------- clients
 
+/** Resolved once the last restart is over; stuck members join then. */
+let markRestartsDone;
+const restartsDone = new Promise((r) => (markRestartsDone = r));
 /** Cleared when the traffic phase ends; clients and the injector watch it. */
 const traffic = { running: true };
 let sessionSeq = 0;
@@ -427,10 +440,12 @@ let sessionSeq = 0;
 const intentional = new WeakSet();
 
 class SoakClient {
-  constructor(index, room, stayer) {
+  constructor(index, room, stayer, stuck = false) {
     this.index = index;
     this.room = room;
     this.stayer = stayer;
+    /** Never reads until the traffic stops: the socket is paused. */
+    this.stuck = stuck;
     this.name = `c${index}`;
     this.streams = [];
     this.stream = null;
@@ -461,6 +476,7 @@ class SoakClient {
     const session = ++sessionSeq;
     this.session = session;
     this.ws = ws;
+    let openedAt = Infinity;
     return new Promise((resolveOpen) => {
       let opened = false;
       ws.on("unexpected-response", (_req, res) => {
@@ -473,12 +489,14 @@ class SoakClient {
       });
       ws.on("open", () => {
         opened = true;
+        openedAt = performance.now();
+        if (this.stuck && traffic.running) ws.pause();
         stats.joins++;
         if (resume) stats.reconnects++;
         else stats.freshJoins++;
         resolveOpen(true);
       });
-      ws.on("message", (data, isBinary) => this.onFrame(stream, data, isBinary));
+      ws.on("message", (data, isBinary) => this.onFrame(stream, data, isBinary, openedAt));
       ws.on("close", () => {
         if (this.ws === ws) this.ws = null;
         if (!opened) {
@@ -492,7 +510,7 @@ class SoakClient {
     });
   }
 
-  onFrame(stream, data, isBinary) {
+  onFrame(stream, data, isBinary, openedAt) {
     if (isBinary) {
       problem(`${this.name}: binary frame from the server`);
       return;
@@ -510,6 +528,9 @@ class SoakClient {
           stats.mismatched++;
           problem(`${this.room.name}#${frame.id}: text differs from what was sent`);
         }
+        const sent = sentAt.get(tag);
+        if (!this.stuck && sent !== undefined && sent > openedAt)
+          latency[this.room.stuck ? "withStuck" : "without"].push(performance.now() - sent);
         if (this.pending.delete(tag)) {
           stats.socketAcked++;
           this.room.echoed.set(tag, frame.id);
@@ -572,6 +593,7 @@ class SoakClient {
   }
 
   async run() {
+    if (this.stuck) return this.runStuck();
     while (traffic.running) {
       if (!this.stayer && this.stream !== null && random() < 0.2) this.stream = null;
       await this.connectWithRetry();
@@ -582,6 +604,18 @@ class SoakClient {
     }
     // The run is over: whoever is away comes back once with since=, to prove
     // that a reconnect recovers everything retained.
+    if (!this.open) await this.connectWithRetry();
+  }
+
+  /** Joins after the last restart, reads nothing until the traffic stops, then catches up. */
+  async runStuck() {
+    await restartsDone;
+    if (!traffic.running) return;
+    await this.connectWithRetry();
+    while (traffic.running) await sleep(200);
+    // A restart would have dropped it too, unnoticed while paused; resume in any case.
+    this.ws?.resume();
+    await sleep(500);
     if (!this.open) await this.connectWithRetry();
   }
 }
@@ -633,6 +667,19 @@ async function injector() {
   }
 }
 
+/** p50, p99 and max of a list of milliseconds. */
+function percentiles(list) {
+  const sorted = list.toSorted((a, b) => a - b);
+  const at = (q) =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
+  return {
+    n: sorted.length,
+    p50: Math.round(at(0.5)),
+    p99: Math.round(at(0.99)),
+    max: Math.round(at(1)),
+  };
+}
+
 // ---------------------------------------------------------------- the run
 
 const startedAt = new Date();
@@ -654,6 +701,7 @@ try {
     { length: CLIENTS },
     (_, i) => new SoakClient(i, rooms[i % ROOMS], random() < 0.4),
   );
+  for (let i = 0; i < STUCK; i++) clients.push(new SoakClient(CLIENTS + i, rooms[i], true, true));
   const runs = clients.map(async (c) => {
     // Spread the initial joins over the first two seconds.
     await sleep(between(0, 2000));
@@ -677,6 +725,7 @@ try {
     log(`restart ${k}: back after ${((Date.now() - t) / 1000).toFixed(1)} s`);
     segmentStart = Date.now();
   }
+  markRestartsDone();
   await sleep(Math.max(0, segmentStart + segment - Date.now()));
   traffic.running = false;
   log("traffic stopped; waiting for every client and injection to settle");
@@ -774,6 +823,10 @@ try {
     .filter((l) => /error|uncaught|exception/i.test(l) && !/Request\.cf|ENOTFOUND/.test(l)).length;
 
   const stored = rooms.reduce((n, r) => n + r.lastId, 0);
+  const latencies = {
+    without: percentiles(latency.without),
+    withStuck: percentiles(latency.withStuck),
+  };
   const failed =
     stats.lost +
     stats.duplicated +
@@ -796,6 +849,8 @@ try {
     clients: CLIENTS,
     rooms: ROOMS,
     restarts: stats.restarts,
+    stuck: STUCK,
+    latencyMs: latencies,
     sent: stats.socketSent + stats.injectSent,
     stored,
     ...stats,
@@ -803,7 +858,7 @@ try {
   };
   console.log(`
 Soak ${exitCode === 0 ? "PASSED" : "FAILED"} — ${result.date}, ${machine}
-  ${CLIENTS} clients over ${ROOMS} rooms for ${DURATION_MS / 1000} s of traffic, ${stats.restarts} wrangler dev restart(s) (${(stats.downtimeMs / 1000).toFixed(1)} s down), seed ${SEED}
+  ${CLIENTS} clients (+ ${STUCK} that never read until the end) over ${ROOMS} rooms for ${DURATION_MS / 1000} s of traffic, ${stats.restarts} wrangler dev restart(s) (${(stats.downtimeMs / 1000).toFixed(1)} s down), seed ${SEED}
   sent        ${result.sent} (${stats.socketSent} over sockets, ${stats.injectSent} through the inject API)
   acked       ${stats.socketAcked} echoes, ${stats.injectAcked} × 201 (${stats.injectReplayed} idempotent replays after ${stats.injectRetries} retries)
   stored      ${stored}
@@ -814,6 +869,7 @@ Soak ${exitCode === 0 ? "PASSED" : "FAILED"} — ${result.date}, ${machine}
   mismatched  ${stats.mismatched}
   5xx         ${stats.http5xx}
   reconnects  ${stats.reconnects} with since= (+ ${stats.freshJoins} fresh joins); ${stats.closes} closes, ${stats.terminates} drops without a close frame, ${stats.serverDrops} dropped by restarts
+  latency     live socket messages, ms: p50 ${latencies.without.p50} / p99 ${latencies.without.p99} / max ${latencies.without.max} (${latencies.without.n} deliveries); in the ${STUCK} rooms with a member that never reads: ${latencies.withStuck.p50} / ${latencies.withStuck.p99} / ${latencies.withStuck.max} (${latencies.withStuck.n})
   in flight   ${stats.inFlightAtDrop} socket sends unanswered when their socket went (${stats.inFlightStored} of them stored, each once)
   other       ${stats.errorFrames} error frames, ${stats.historyGaps} history gaps, ${stats.ghosts} ghost members, ${stats.connectFailures} refused connects during restarts, ${stats.http4xx} 4xx, ${stats.serverErrorsLogged} error lines in the wrangler log`);
   if (problems.length) console.log(`\nFirst problems:\n  ${problems.join("\n  ")}`);
