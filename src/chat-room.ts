@@ -21,6 +21,7 @@ import {
   rateLimitedFrame,
   type ChatFrame,
   type ChatMessage,
+  type HistoryGapFrame,
   type Member,
   type ServerFrame,
 } from "./protocol";
@@ -156,15 +157,20 @@ export class ChatRoom extends DurableObject<Env> {
     // Everything below runs without an await, so no message can be stored
     // between the history we send and the first live broadcast: no gap, no
     // duplicate at the seam.
-    if (join.rich)
+    const replay = this.#replayFor(join);
+    if (join.rich) {
       send(server, {
         type: "welcome",
         room: this.#room,
         you: member,
         members: [...this.#sessions.values(), member].map(toMember),
         lastId: this.#store.lastId,
+        history: replay.messages.length,
       });
-    this.#replay(server, join);
+      if (replay.gap) send(server, replay.gap);
+    }
+    for (const m of replay.messages)
+      server.send(JSON.stringify({ type: "chat", ...m } satisfies ChatFrame));
     this.#sessions.set(server, { ...attachment, recent: [] });
     this.#broadcastRich({ type: "join", member, count: this.#sessions.size }, server);
     log("connect", { room: this.#room, member: member.id, members: this.#sessions.size });
@@ -301,17 +307,16 @@ export class ChatRoom extends DurableObject<Env> {
     return { id: message.id, delivered: this.#broadcast(frame, false) };
   }
 
-  #replay(ws: WebSocket, join: JoinRequest): void {
-    let messages: ChatMessage[];
-    if (join.since === null) {
-      messages = this.#store.latest(this.#config.historyOnJoin);
-    } else {
-      const oldest = this.#store.oldestId();
-      if (join.rich && oldest !== null && join.since < oldest - 1)
-        send(ws, { type: "history_gap", since: join.since, oldestId: oldest });
-      messages = this.#store.after(join.since, this.#config.historyLimit);
-    }
-    for (const m of messages) ws.send(JSON.stringify({ type: "chat", ...m } satisfies ChatFrame));
+  /** What a joining socket is owed: the latest messages, or all after `since` and whether some are gone. */
+  #replayFor(join: JoinRequest): { messages: ChatMessage[]; gap: HistoryGapFrame | null } {
+    if (join.since === null)
+      return { messages: this.#store.latest(this.#config.historyOnJoin), gap: null };
+    const oldest = this.#store.oldestId();
+    const gap: HistoryGapFrame | null =
+      oldest !== null && join.since < oldest - 1
+        ? { type: "history_gap", since: join.since, oldestId: oldest }
+        : null;
+    return { messages: this.#store.after(join.since, this.#config.historyLimit), gap };
   }
 
   #broadcastRich(frame: ServerFrame, except?: WebSocket): void {

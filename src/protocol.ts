@@ -45,6 +45,8 @@ export interface WelcomeFrame {
   you: Member;
   members: Member[];
   lastId: number;
+  /** How many history chat frames follow this one: the client is caught up after them. */
+  history: number;
 }
 
 /** Rich: someone joined or left. */

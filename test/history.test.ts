@@ -44,6 +44,22 @@ describe("history on join", () => {
     }
   });
 
+  it("tells a rich client in its welcome how many history frames follow", async () => {
+    const room = uniqueRoom();
+    await injectMany(room, 8);
+    const latest = await connect(room, "rich=1");
+    const resumed = await connect(room, "rich=1&since=6");
+    try {
+      await latest.untilChats(TEST_HISTORY_ON_JOIN);
+      await resumed.untilChats(2);
+      expect(latest.ofType("welcome")[0]!.history).toBe(TEST_HISTORY_ON_JOIN);
+      expect(resumed.ofType("welcome")[0]!.history).toBe(2);
+      expect(resumed.frames.map((f) => f.type)).toEqual(["welcome", "chat", "chat"]);
+    } finally {
+      closeAll([latest, resumed]);
+    }
+  });
+
   it("has no gap and no duplicate at the seam while messages are broadcast during joins", async () => {
     const room = uniqueRoom();
     await injectMany(room, 3);
