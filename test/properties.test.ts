@@ -31,7 +31,8 @@ import {
   Client,
   type Frame,
 } from "./helpers";
-import { TEST_HISTORY_LIMIT } from "./test-env";
+import { ORIGIN } from "./helpers";
+import { TEST_HISTORY_LIMIT, TEST_JOIN_SECRET } from "./test-env";
 
 // Documented limits (README), unchanged by the test configuration.
 const MAX_ROOM = 64;
@@ -1006,5 +1007,192 @@ describe("the Authorization header", () => {
       });
       expect((await answer(res, [401])).status).toBe(401);
     }
+  });
+});
+
+// ---------------------------------------------------------------- join tokens
+
+const b64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
+const b64json = (value: unknown) => b64url(new TextEncoder().encode(JSON.stringify(value)));
+
+/** An HS256 JWT built by hand with WebCrypto, so any header and claims can be forged. */
+async function jwt(header: object, claims: object, secret: string): Promise<string> {
+  const input = `${b64json(header)}.${b64json(claims)}`;
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(input));
+  return `${input}.${b64url(new Uint8Array(mac))}`;
+}
+
+type Claims = { sub?: unknown; name?: unknown; room?: unknown; exp?: unknown; nbf?: unknown };
+
+/** README "Identity and private rooms": what a socket presenting these claims gets. */
+function tokenRule(claims: Claims, room: string): { status: number; name?: string } {
+  const now = Date.now() / 1000;
+  const { sub, name, room: scope, exp, nbf } = claims;
+  if (typeof exp !== "number" || exp <= now) return { status: 401 };
+  if (typeof nbf === "number" && nbf > now) return { status: 401 };
+  if (typeof sub !== "string" || sub === "" || codePoints(sub) > 128 || CONTROL.test(sub))
+    return { status: 401 };
+  if (typeof scope !== "string") return { status: 401 };
+  if (scope !== "*" && scope.normalize("NFC") !== room) return { status: 403 };
+  const named = typeof name === "string" ? nameRule(name) : { ok: true as const, name: null };
+  if (!named.ok) return { status: 401 };
+  return { status: 101, name: named.name ?? [...sub].slice(0, MAX_NAME).join("") };
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Claims around the edges of every rule, for `room`. */
+const claims = (room: string) =>
+  fc.record(
+    {
+      sub: fc.oneof(
+        { weight: 4, arbitrary: fc.string({ unit: "grapheme", minLength: 1, maxLength: 20 }) },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom("", "a\u0000b", "x".repeat(129), "🙂".repeat(128)),
+        },
+        { weight: 1, arbitrary: notAString },
+      ),
+      name: fc.oneof(unicodeText(4), fc.string({ maxLength: 40 }), notAString),
+      room: fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(room, "*", room.normalize("NFD")) },
+        { weight: 1, arbitrary: fc.oneof(fc.constant(uniqueRoom("private-other")), notAString) },
+      ),
+      exp: fc.oneof(
+        { weight: 4, arbitrary: fc.integer({ min: 60, max: 3600 }).map((d) => now() + d) },
+        { weight: 1, arbitrary: fc.integer({ min: 1, max: 3600 }).map((d) => now() - d) },
+        { weight: 1, arbitrary: fc.oneof(fc.constant(String(now() + 600)), notAString) },
+      ),
+      nbf: fc.integer({ min: -600, max: 600 }).map((d) => now() + d),
+    },
+    { requiredKeys: ["exp"] },
+  );
+
+describe("join tokens (?token=)", () => {
+  it("admits exactly the well-formed, well-signed tokens for the room, under their own id and name", async () => {
+    const room = `private-tokens-é-${crypto.randomUUID()}`;
+    await fc.assert(
+      fc.asyncProperty(claims(room), async (c) => {
+        const expected = tokenRule(c, room);
+        const token = await jwt({ alg: "HS256", typ: "JWT" }, c, TEST_JOIN_SECRET);
+        const res = await request(wsPath(room, `rich=1&name=ignored&token=${token}`), {
+          headers: upgrade,
+        });
+        if (expected.status !== 101) {
+          const a = await answer(res, [401, 403]);
+          expect({ status: a.status, claims: c }).toEqual({ status: expected.status, claims: c });
+          return;
+        }
+        expect({ status: res.status, claims: c }).toEqual({ status: 101, claims: c });
+        const client = new Client(res.webSocket!);
+        try {
+          await client.untilType("welcome");
+          expect(client.ofType("welcome")[0]!.you).toEqual({
+            id: c.sub,
+            name: expected.name,
+            verified: true,
+          });
+        } finally {
+          client.close();
+        }
+      }),
+      opts(60, false),
+    );
+  });
+
+  it("refuses forged, tampered and garbage tokens with a JSON 401", async () => {
+    const room = `private-forged-${crypto.randomUUID()}`;
+    const good = { sub: "mallory", room, exp: Math.floor(Date.now() / 1000) + 600 };
+    const forged = fc.oneof(
+      // Signed with another secret, or unsigned, or with another algorithm named.
+      fc
+        .string({ minLength: 1, maxLength: 20 })
+        .filter((s) => s !== TEST_JOIN_SECRET)
+        .chain((secret) => fc.constant(jwt({ alg: "HS256", typ: "JWT" }, good, secret))),
+      fc.constant(Promise.resolve(`${b64json({ alg: "none", typ: "JWT" })}.${b64json(good)}.`)),
+      fc
+        .constantFrom("HS512", "RS256", "none", "hs256", "")
+        .map((alg) => jwt({ alg, typ: "JWT" }, good, TEST_JOIN_SECRET)),
+      // A valid token with its payload swapped for a more generous one.
+      fc.constant(
+        jwt({ alg: "HS256", typ: "JWT" }, good, TEST_JOIN_SECRET).then((t) => {
+          const [h, , sig] = t.split(".");
+          return `${h}.${b64json({ ...good, sub: "admin", room: "*" })}.${sig}`;
+        }),
+      ),
+      // Garbage of every shape.
+      fc
+        .array(fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom(".", "..", "=", "eyJ")), {
+          maxLength: 6,
+        })
+        .map((parts) => Promise.resolve(parts.join("")))
+        .filter(() => true),
+    );
+    await fc.assert(
+      fc.asyncProperty(forged, async (pending) => {
+        const token = await pending;
+        const res = await request(wsPath(room, `token=${encodeURIComponent(token)}`), {
+          headers: upgrade,
+        });
+        // An empty ?token= is "no token": a private room answers 401 for that too.
+        const a = await answer(res, [401]);
+        expect(a.json.error).toMatch(/token|private/);
+      }),
+      opts(60, false),
+    );
+  });
+});
+
+// ---------------------------------------------------------------- Origin
+
+describe("the Origin header", () => {
+  it("lets in no Origin and the page's own host, and refuses everything else with a JSON 403", async () => {
+    const room = uniqueRoom("origin");
+    const host = new URL(ORIGIN).host;
+    const origin = fc.oneof(
+      fc.webUrl().map((u) => new URL(u).origin),
+      fc.constantFrom(
+        ORIGIN,
+        `http://${host}`,
+        `${ORIGIN}:8443`,
+        `https://evil.${host}`,
+        `https://${host}.evil.example`,
+        "null",
+        "",
+        "file://",
+        "https://",
+        ORIGIN.toUpperCase(),
+      ),
+      fc.string({ maxLength: 30 }).filter((s) => !/[\r\n\0]/.test(s) && s.trim() === s),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.option(origin, { nil: undefined }), async (o) => {
+        // An empty header counts as no header, like a script that sends none.
+        let allowed = o === undefined || o === "";
+        try {
+          allowed ||= o !== undefined && new URL(o).host === host;
+        } catch {
+          // not a URL: refused
+        }
+        const headers: Record<string, string> = {
+          ...upgrade,
+          ...(o === undefined ? {} : { Origin: o }),
+        };
+        const a = await answer(await request(wsPath(room), { headers }), [101, 403]);
+        expect({ origin: o, status: a.status }).toEqual({ origin: o, status: allowed ? 101 : 403 });
+      }),
+      opts(60, false),
+    );
   });
 });
