@@ -16,6 +16,7 @@
  *   npm run bench -- --retries=N       re-measure when other processes used >35% of a core (default 1, quick 0)
  *   npm run bench -- --merge           replace these scenarios in today's results file
  *   npm run bench -- --out=DIR         write results elsewhere
+ *   npm run bench -- --project-dir=DIR run a modified copy of the project (prototypes) instead
  *   npm run bench -- --perf=DIR        record each server's processes with `perf record` per
  *       scenario (investigation; needs perf and root or perf_event_paranoid <= 1)
  *
@@ -57,6 +58,7 @@ const outDir =
   option("out") ??
   (quick ? join(tmpdir(), `chat-bench-quick-${Date.now()}`) : join(ROOT, "bench", "results"));
 const perfDir = option("perf");
+const projectDir = option("project-dir");
 const repeat = Number(option("repeat") ?? 1);
 const retries = Number(option("retries") ?? (quick ? 0 : 1));
 /** Other processes using more than this share of one core make a measurement "disturbed". */
@@ -246,11 +248,17 @@ Project configuration: wrangler.toml as is, except ${Object.entries(m.project_ov
 Load generator and servers share the machine; "CPU s used by other processes" is what the rest of the machine used meanwhile.
 Latency is send → delivery to each receiver (timestamp and per-sender sequence inside each message).
 
-${markdownTable(tableHeader(targets), tableRows(rows, targets, false))}
+## Summary
+
+${markdownTable(tableHeader(targets), tableRows(rows, targets, true))}
 
 ## Targets (issue 6)
 
 ${checks.length ? checks.map((c) => `- ${c.ok === null ? "?" : c.ok ? "met" : "**missed**"}: ${c.target}: ${c.detail}`).join("\n") : "(needs project and minimal)"}
+
+## All figures
+
+${markdownTable(tableHeader(targets), tableRows(rows, targets, false))}
 `;
 }
 
@@ -279,7 +287,9 @@ async function main() {
     const bases = new Set(targetNames.map((t) => t.split("-")[0]));
     const t0 = Date.now();
     const starting = await Promise.allSettled([
-      bases.has("project") ? startProject(tmp).then((s) => (servers.project = s)) : null,
+      bases.has("project")
+        ? startProject(tmp, projectDir).then((s) => (servers.project = s))
+        : null,
       bases.has("minimal") ? startMinimal(tmp).then((s) => (servers.minimal = s)) : null,
       bases.has("raw") ? startRaw().then((s) => (servers.raw = s)) : null,
     ]);
@@ -399,7 +409,7 @@ async function main() {
     );
     writeFileSync(`${base}.md`, markdown(allRows, targets, meta));
     console.log();
-    console.log(textTable(tableHeader(targets), tableRows(allRows, targets, false)));
+    console.log(textTable(tableHeader(targets), tableRows(allRows, targets, true)));
     console.log();
     for (const c of checkTargets(allRows))
       console.log(`${c.ok === null ? "?" : c.ok ? "met   " : "MISSED"}  ${c.target}: ${c.detail}`);

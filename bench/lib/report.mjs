@@ -26,10 +26,12 @@ export const FIGURES = /** @type {const} */ ([
   ["joiner_gaps", "gaps seen by joiners", "lower"],
   ["server_cpu_s", "server CPU s", "lower"],
   ["cpu_us_per_frame", "server CPU µs per delivered frame", "lower"],
+  ["cpu_ms_per_conn", "server CPU ms per connection opened", "lower"],
   ["rss_mb", "server RSS MB (peak)", "lower"],
   ["rss_kb_per_conn", "RSS KB per open connection", "lower"],
   ["loadgen_cpu_s", "load generator CPU s", "none"],
   ["other_cpu_s", "CPU s used by other processes", "none"],
+  ["other_cpu_pct_of_core", "other processes' load, % of one core", "none"],
 ]);
 
 /** Figures kept in the short table (README). */
@@ -43,11 +45,26 @@ const SHORT = new Set([
   "join_ready_p99_ms",
   "cpu_us_per_frame",
   "rss_kb_per_conn",
+  "other_cpu_pct_of_core",
 ]);
 const SHORT_BY_SCENARIO = /** @type {Record<string, string[]>} */ ({
-  ramp: ["conn_per_s", "handshake_p99_ms", "rss_kb_per_conn"],
-  inject: ["req_per_s", "http_p99_ms", "p50_ms", "p99_ms", "lost"],
-  history: ["frames_per_s", "p99_ms", "lost", "joins_per_s", "join_ready_p99_ms", "joiner_gaps"],
+  ramp: [
+    "conn_per_s",
+    "handshake_p99_ms",
+    "cpu_ms_per_conn",
+    "rss_kb_per_conn",
+    "other_cpu_pct_of_core",
+  ],
+  inject: ["req_per_s", "http_p99_ms", "p50_ms", "p99_ms", "lost", "other_cpu_pct_of_core"],
+  history: [
+    "frames_per_s",
+    "p99_ms",
+    "lost",
+    "joins_per_s",
+    "join_ready_p99_ms",
+    "joiner_gaps",
+    "other_cpu_pct_of_core",
+  ],
 });
 const FANOUT = new Set(["fixed", "max100", "max1000", "rooms"]);
 

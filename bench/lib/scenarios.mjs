@@ -88,7 +88,7 @@ const freshRoom = (/** @type {string} */ scenario) =>
  * Samples the server's process tree while `body` runs: CPU seconds by
  * process role, peak RSS, the machine's load from everyone else.
  * @param {{ pid: number, name: string }} server
- * @param {(m: { baseline: () => void, opened: (n: number) => void }) => Promise<Figures>} body
+ * @param {(m: { baseline: () => void, opened: (n: number) => void, loaded: () => void }) => Promise<Figures>} body
  */
 async function measured(server, body) {
   const memRoles = (/** @type {ReturnType<typeof treeSample>} */ s) =>
@@ -105,6 +105,11 @@ async function measured(server, body) {
   let baseline = rssOf(before);
   let peak = baseline;
   let maxOpen = 0;
+  const cpuNow = () => treeSample(server.pid).reduce((a, p) => a + p.cpu, 0);
+  const cpuStart = cpuNow();
+  /** CPU seconds of the tree when the clients were connected and when the load was done. */
+  let cpuConnected = null;
+  let cpuLoaded = null;
   const timer = setInterval(() => {
     peak = Math.max(peak, rssOf(treeSample(server.pid)));
   }, 250);
@@ -117,8 +122,12 @@ async function measured(server, body) {
         peak = baseline;
       },
       opened: (n) => {
+        cpuConnected ??= cpuNow();
         maxOpen = Math.max(maxOpen, n);
         peak = Math.max(peak, rssOf(treeSample(server.pid)));
+      },
+      loaded: () => {
+        cpuLoaded ??= cpuNow();
       },
     });
   } finally {
@@ -141,12 +150,25 @@ async function measured(server, body) {
     ...figures,
     server_cpu_s: round(cpu, 2),
     server_cpu_by_process: byRole,
-    cpu_us_per_frame: figures.delivered ? round((cpu * 1e6) / figures.delivered, 1) : null,
+    // Only the sending phase (connected → drained), so connecting and closing sockets don't count.
+    cpu_us_per_frame:
+      figures.delivered && cpuConnected !== null && cpuLoaded !== null
+        ? round(((cpuLoaded - cpuConnected) * 1e6) / figures.delivered, 1)
+        : null,
+    // Connecting phase: server CPU per connection opened.
+    cpu_ms_per_conn:
+      cpuConnected !== null && maxOpen
+        ? round(((cpuConnected - cpuStart) * 1e3) / maxOpen, 2)
+        : null,
     rss_mb: round(peak / 2 ** 20, 1),
     rss_kb_per_conn: maxOpen ? round((peak - baseline) / 1024 / maxOpen, 1) : null,
     open_conns: maxOpen,
     loadgen_cpu_s: round(selfS, 2),
     other_cpu_s: round(busy - cpu - selfS, 2),
+    other_cpu_pct_of_core: Math.max(
+      0,
+      Math.round(((busy - cpu - selfS) / ((now() - t0) / 1000)) * 100),
+    ),
     wall_s: round((now() - t0) / 1000, 1),
     loadavg_1m: round(load, 2),
   };
@@ -219,6 +241,7 @@ export async function runScenario(name, target, server, sizes) {
             for (let i = 0; i < n; i++) senders[k++ % senders.length]?.send();
           });
           await run.drain(drainMs);
+          m.loaded();
           m.opened(c.opened);
           return { ...deliveryFigures(run), ...connectFigures(c) };
         } finally {
@@ -247,6 +270,7 @@ export async function runScenario(name, target, server, sizes) {
           m.opened(c.opened);
           stop = true;
           await run.drain(drainMs);
+          m.loaded();
           clearInterval(watchdog);
           return { ...deliveryFigures(run), timed_out: run.abandoned, ...connectFigures(c) };
         } finally {
@@ -274,6 +298,7 @@ export async function runScenario(name, target, server, sizes) {
             for (let i = 0; i < n; i++) order[k++ % order.length]?.send();
           });
           await run.drain(drainMs);
+          m.loaded();
           return { ...deliveryFigures(run), ...connectFigures(c) };
         } finally {
           await closeAll(all);
@@ -320,6 +345,7 @@ export async function runScenario(name, target, server, sizes) {
             for (let i = 0; i < n; i++) injector.send();
           });
           await run.drain(drainMs);
+          m.loaded();
           // Requests still waiting for an answer after the drain are not accepted.
           const span = ((injector.lastResponse || now()) - t0) / 1000;
           const http = injector.http.summary();
@@ -356,7 +382,7 @@ export async function runScenario(name, target, server, sizes) {
  * or repeat from the first history frame through the live ones. The minimal
  * room and raw ws have no history: their joiners are ready on open.
  * @param {Target} target @param {typeof SIZES.full.history} s @param {number} drainMs
- * @param {{ opened: (n: number) => void }} m
+ * @param {{ opened: (n: number) => void, loaded: () => void }} m
  */
 async function historyOnJoin(target, s, drainMs, m) {
   const run = new Run();
@@ -409,6 +435,7 @@ async function historyOnJoin(target, s, drainMs, m) {
     sending.stop = true;
     await load;
     await run.drain(drainMs);
+    m.loaded();
     const r = ready.summary();
     const joined = joiners.length - joinFailed;
     return {

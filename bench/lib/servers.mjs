@@ -239,25 +239,26 @@ async function directPort(rootPid) {
  * wrangler reload the Worker (dropping every socket), and the developer's
  * .dev.vars / .env are not read.
  * @param {string} tmp
+ * @param {string} [source] a copy of the project to run instead (prototypes)
  */
-function snapshotProject(tmp) {
+function snapshotProject(tmp, source = ROOT) {
   const dir = join(tmp, "project");
   const skip = /^(node_modules|\.git|\.wrangler|\.dev\.vars.*|\.env.*|bench|dist|test-results)$/;
-  for (const entry of readdirSync(ROOT)) {
+  for (const entry of readdirSync(source)) {
     if (skip.test(entry)) continue;
-    cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+    cpSync(join(source, entry), join(dir, entry), { recursive: true });
   }
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
   return dir;
 }
 
-/** @param {string} tmp */
-export async function startProject(tmp) {
+/** @param {string} tmp @param {string} [source] */
+export async function startProject(tmp, source) {
   const token = randomBytes(18).toString("base64url");
   return startWrangler({
     name: "project",
     protocol: "project",
-    cwd: snapshotProject(tmp),
+    cwd: snapshotProject(tmp, source),
     vars: { BROADCAST_TOKEN: token, ...PROJECT_OVERRIDES },
     tmp,
   });
