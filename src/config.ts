@@ -45,8 +45,11 @@ export const DEFAULTS: RoomConfig = {
   maxNameChars: 32,
 };
 
-/** Largest accepted inject API body; bigger ones get 413 before parsing. */
-export const MAX_BODY_BYTES = 64 * 1024;
+/**
+ * Largest accepted inject API body; bigger ones get 413 before parsing.
+ * Room for a full batch: 100 messages of 2000 ASCII characters.
+ */
+export const MAX_BODY_BYTES = 256 * 1024;
 
 function intVar(value: string | undefined, fallback: number, min: number): number {
   if (value === undefined || value.trim() === "") return fallback;

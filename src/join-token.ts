@@ -74,8 +74,14 @@ export async function verifyJoinToken(
   if (!displayName.ok) return refuse(401, `join token has an invalid "name": ${displayName.error}`);
   return {
     ok: true,
-    identity: { id: sub, name: displayName.value ?? [...sub].slice(0, maxNameChars).join("") },
+    identity: { id: sub, name: displayName.value ?? nameFromSub(sub, maxNameChars) },
   };
+}
+
+/** Without a `name` claim the member is shown under their `sub`, by the display-name rule. */
+function nameFromSub(sub: string, maxNameChars: number): string {
+  const fromSub = parseDisplayName([...sub.trim()].slice(0, maxNameChars).join(""), maxNameChars);
+  return (fromSub.ok && fromSub.value) || "member";
 }
 
 /** Mints a join token, as any backend with JOIN_SECRET and a JWT library can. */

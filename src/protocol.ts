@@ -93,7 +93,10 @@ export function parseClientFrame(
   // A frame far beyond the limit is refused before JSON.parse spends time on it;
   // 6x covers a message written entirely as \uXXXX escapes.
   if (data.length > maxMessageChars * 6 + 1024)
-    return error("message_too_long", `Message is longer than ${maxMessageChars} characters.`);
+    return error(
+      "message_too_long",
+      `Frame is too large: a message may have at most ${maxMessageChars} characters.`,
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(data);

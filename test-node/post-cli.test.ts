@@ -91,7 +91,12 @@ describe("npm run post", () => {
     ["a wrong token", ["lobby", "hi"], { BROADCAST_TOKEN: "wrong" }, /^post: unauthorized \(401\)/],
     ["an empty message", ["lobby", ""], {}, /^post: rejected \(400\): Message is empty/],
     ["an invalid room", ["a/b", "hi"], {}, /^post: rejected \(400\): invalid room/],
-    ["a message over 64 KiB", ["lobby", "x".repeat(70_000)], {}, /^post: too large \(413\)/],
+    [
+      "a message over MAX_MESSAGE_CHARS",
+      ["lobby", "x".repeat(2001)],
+      {},
+      /^post: rejected \(400\): Message is longer/,
+    ],
     ["a missing message", ["lobby"], {}, /^post: expected a room and one message/],
   ];
   for (const [what, args, extra, reason] of failures) {
@@ -102,6 +107,17 @@ describe("npm run post", () => {
       assert.equal(run.stdout, "");
     });
   }
+
+  it("exits non-zero with one line of reason for a body over 256 KiB (413)", async () => {
+    // Through stdin: one command-line argument cannot be that long.
+    const run = await post(["lobby", "-"], env, "x".repeat(300_000));
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /^post: too large \(413\): request body is larger than 262144 bytes$/m,
+    );
+    assert.equal(run.stdout, "");
+  });
 
   it("explains a server that has no BROADCAST_TOKEN (503)", async () => {
     const open = await startDevServer({ token: null });

@@ -91,8 +91,8 @@ describe("POST /api/rooms/:room/messages", () => {
         /Content-Type/,
       ],
       [
-        "a body over 64 KiB",
-        { headers: json, body: JSON.stringify({ message: "x".repeat(70_000) }) },
+        "a body over 256 KiB",
+        { headers: json, body: JSON.stringify({ message: "x".repeat(270_000) }) },
         413,
         /larger than/,
       ],

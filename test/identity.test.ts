@@ -66,6 +66,26 @@ describe("joining with a signed token", () => {
     }
   });
 
+  it("shows a member without a name claim under their sub, trimmed and cut to the name limit", async () => {
+    const room = uniqueRoom();
+    const padded = await connect(room, `token=${await joinToken({ sub: "  bob  ", room })}&rich=1`);
+    const long = await connect(
+      room,
+      `token=${await joinToken({ sub: "u".repeat(100), room })}&rich=1`,
+    );
+    try {
+      await Promise.all([padded.untilType("welcome"), long.untilType("welcome")]);
+      expect(padded.ofType("welcome")[0]!.you).toEqual({
+        id: "  bob  ",
+        name: "bob",
+        verified: true,
+      });
+      expect(long.ofType("welcome")[0]!.you.name).toBe("u".repeat(32));
+    } finally {
+      closeAll([padded, long]);
+    }
+  });
+
   const cases: [string, (room: string) => Promise<string>, number, RegExp][] = [
     [
       "expired by one second",
