@@ -15,8 +15,10 @@
  *   npm run bench -- --repeat=3        measure each scenario/target 3 times, interleaved; keep the median
  *   npm run bench -- --retries=N       re-measure when other processes used >35% of a core (default 1, quick 0)
  *   npm run bench -- --merge           replace these scenarios in today's results file
+ *   npm run bench -- --render=FILE.json rewrite FILE.md from FILE.json (after editing the report code)
  *   npm run bench -- --out=DIR         write results elsewhere
  *   npm run bench -- --project-dir=DIR run a modified copy of the project (prototypes) instead
+ *   npm run bench -- --state-dir=/dev/shm  put the servers' --persist-to dirs there (e.g. tmpfs)
  *   npm run bench -- --perf=DIR        record each server's processes with `perf record` per
  *       scenario (investigation; needs perf and root or perf_event_paranoid <= 1)
  *
@@ -37,6 +39,7 @@ import {
   ROOT,
   startMinimal,
   startProject,
+  setStateBase,
   startRaw,
 } from "./lib/servers.mjs";
 
@@ -59,6 +62,7 @@ const outDir =
   (quick ? join(tmpdir(), `chat-bench-quick-${Date.now()}`) : join(ROOT, "bench", "results"));
 const perfDir = option("perf");
 const projectDir = option("project-dir");
+setStateBase(option("state-dir"));
 const repeat = Number(option("repeat") ?? 1);
 const retries = Number(option("retries") ?? (quick ? 0 : 1));
 /** Other processes using more than this share of one core make a measurement "disturbed". */
@@ -262,6 +266,14 @@ ${markdownTable(tableHeader(targets), tableRows(rows, targets, false))}
 `;
 }
 
+/** --render: rebuilds the Markdown report of an earlier run from its JSON. */
+function render(/** @type {string} */ file) {
+  const data = JSON.parse(readFileSync(file, "utf8"));
+  const md = markdown(data.rows, data.targets, data);
+  writeFileSync(file.replace(/\.json$/, ".md"), md);
+  console.log(textTable(tableHeader(data.targets), tableRows(data.rows, data.targets, true)));
+}
+
 async function main() {
   const machine = machineInfo();
   const meta = {
@@ -418,4 +430,6 @@ async function main() {
   process.exitCode = failed ? 1 : 0;
 }
 
-await main();
+const renderFile = option("render");
+if (renderFile) render(renderFile);
+else await main();

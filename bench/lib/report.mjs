@@ -28,43 +28,22 @@ export const FIGURES = /** @type {const} */ ([
   ["cpu_us_per_frame", "server CPU µs per delivered frame", "lower"],
   ["cpu_ms_per_conn", "server CPU ms per connection opened", "lower"],
   ["rss_mb", "server RSS MB (peak)", "lower"],
-  ["rss_kb_per_conn", "RSS KB per open connection", "lower"],
+  ["rss_kb_per_conn", "RSS growth per open connection, KB", "lower"],
   ["loadgen_cpu_s", "load generator CPU s", "none"],
   ["other_cpu_s", "CPU s used by other processes", "none"],
   ["other_cpu_pct_of_core", "other processes' load, % of one core", "none"],
 ]);
 
-/** Figures kept in the short table (README). */
-const SHORT = new Set([
-  "frames_per_s",
-  "p50_ms",
-  "p99_ms",
-  "lost",
-  "conn_per_s",
-  "req_per_s",
-  "join_ready_p99_ms",
-  "cpu_us_per_frame",
-  "rss_kb_per_conn",
-  "other_cpu_pct_of_core",
-]);
+/** Figures kept in the summary table (printed, and in the README), per scenario. */
+const FANOUT_SHORT = ["frames_per_s", "p50_ms", "p99_ms", "lost", "cpu_us_per_frame"];
 const SHORT_BY_SCENARIO = /** @type {Record<string, string[]>} */ ({
-  ramp: [
-    "conn_per_s",
-    "handshake_p99_ms",
-    "cpu_ms_per_conn",
-    "rss_kb_per_conn",
-    "other_cpu_pct_of_core",
-  ],
-  inject: ["req_per_s", "http_p99_ms", "p50_ms", "p99_ms", "lost", "other_cpu_pct_of_core"],
-  history: [
-    "frames_per_s",
-    "p99_ms",
-    "lost",
-    "joins_per_s",
-    "join_ready_p99_ms",
-    "joiner_gaps",
-    "other_cpu_pct_of_core",
-  ],
+  fixed: FANOUT_SHORT,
+  max100: FANOUT_SHORT,
+  max1000: FANOUT_SHORT,
+  rooms: FANOUT_SHORT,
+  ramp: ["conn_per_s", "handshake_p99_ms", "cpu_ms_per_conn", "rss_kb_per_conn"],
+  inject: ["req_per_s", "http_p99_ms", "p99_ms", "lost"],
+  history: ["frames_per_s", "p99_ms", "lost", "join_ready_p99_ms", "joiner_gaps"],
 });
 const FANOUT = new Set(["fixed", "max100", "max1000", "rooms"]);
 
@@ -107,7 +86,7 @@ export function tableRows(rows, targets, short) {
     const errs = [...byTarget.values()].filter((r) => r.error);
     for (const e of errs) out.push([label, `FAILED (${e.target})`, String(e.error).slice(0, 120)]);
     const keys = short
-      ? (SHORT_BY_SCENARIO[scenario] ?? FIGURES.map((f) => f[0]).filter((k) => SHORT.has(k)))
+      ? [...(SHORT_BY_SCENARIO[scenario] ?? FANOUT_SHORT), "other_cpu_pct_of_core"]
       : FIGURES.map((f) => f[0]);
     let first = true;
     for (const key of keys) {
@@ -119,8 +98,11 @@ export function tableRows(rows, targets, short) {
         FIGURES.find((f) => f[0] === key)?.[1] ?? key,
         ...values.map(fmt),
       ];
-      if (hasMin) row.push(fmtRatio(ratio(p, byTarget.get("minimal")?.figures?.[key])));
-      if (hasRaw) row.push(fmtRatio(ratio(p, byTarget.get("raw")?.figures?.[key])));
+      // Context figures (load generator, other processes) get no ratio.
+      const plain = FIGURES.find((f) => f[0] === key)?.[2] === "none";
+      if (hasMin)
+        row.push(plain ? "" : fmtRatio(ratio(p, byTarget.get("minimal")?.figures?.[key])));
+      if (hasRaw) row.push(plain ? "" : fmtRatio(ratio(p, byTarget.get("raw")?.figures?.[key])));
       out.push(row);
       first = false;
     }

@@ -40,6 +40,13 @@ function configNames(file) {
   return { vars, secrets };
 }
 
+/** Where the servers' --persist-to directories go (default: the run's temp dir). */
+let stateBase = /** @type {string | undefined} */ (undefined);
+/** @param {string | undefined} dir */
+export function setStateBase(dir) {
+  stateBase = dir;
+}
+
 /** The only override of the project's configuration: fan-out needs more than 20 msgs/10 s per socket. */
 export const PROJECT_OVERRIDES = { RATE_LIMIT_MESSAGES: "100000" };
 
@@ -156,7 +163,7 @@ async function waitHttp(url, status, exited, timeoutMs) {
 async function startWrangler(o) {
   const port = await freePort();
   const inspectorPort = await freePort();
-  const persist = mkdtempSync(join(o.tmp, `${o.name}-state-`));
+  const persist = mkdtempSync(join(stateBase ?? o.tmp, `${o.name}-state-`));
   // Only what we pass counts: the shell's environment must not override a var or secret.
   const names = configNames(join(o.cwd, "wrangler.toml"));
   const env = { ...process.env };
