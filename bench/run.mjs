@@ -76,8 +76,11 @@ for (const t of targetNames)
   )
     throw new Error(`unknown target ${t}`);
 
+/** The run's temp dir (project copy, state), removed on exit and on Ctrl-C. */
+let runTmp = /** @type {string | null} */ (null);
 const onSignal = () => {
   killAll();
+  if (runTmp) rmSync(runTmp, { recursive: true, force: true });
   process.exit(130);
 };
 process.on("SIGINT", onSignal);
@@ -290,6 +293,7 @@ async function main() {
     `bench ${quick ? "(quick) " : ""}on ${machine.cpu}, ${machine.cores} cores, load ${machine.loadavg.join(" ")}`,
   );
   const tmp = makeTmp();
+  runTmp = tmp;
   /** @type {Record<string, Server>} */
   const servers = {};
   /** @type {Row[]} */
