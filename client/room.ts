@@ -64,6 +64,8 @@ let ui: Ui | null = null;
 function joinUrl(): URL {
   const url = new URL(`/ws/chat/${encodeURIComponent(room)}/`, location.href);
   url.searchParams.set("rich", "1");
+  // Several chat frames per WebSocket message when the room is busy.
+  url.searchParams.set("batch", "1");
   if (joinName !== null) url.searchParams.set("name", joinName);
   if (joinToken !== null) url.searchParams.set("token", joinToken);
   const since = history.since;
@@ -150,14 +152,17 @@ socket.addEventListener("message", (event: MessageEvent) => {
     clearTimeout(pongTimer);
     return;
   }
-  let frame: ServerFrame;
-  try {
-    frame = JSON.parse(event.data as string) as ServerFrame;
-  } catch {
-    return;
+  // With batch=1 one message may carry several frames, one per line.
+  for (const line of (event.data as string).split("\n")) {
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(line) as ServerFrame;
+    } catch {
+      continue;
+    }
+    if (ui) handleFrame(frame);
+    else early.push(frame);
   }
-  if (ui) handleFrame(frame);
-  else early.push(frame);
 });
 
 function ping(): void {

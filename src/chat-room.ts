@@ -34,11 +34,16 @@ export interface JoinRequest {
   identity: Identity | null;
   /** Opted in to presence and other rich frames. */
   rich: boolean;
+  /** Opted in to batched frames: several chat frames per WebSocket message, newline-separated. */
+  batch: boolean;
   /** Replay messages after this id instead of the latest HISTORY_ON_JOIN. */
   since: number | null;
 }
 
 export const JOIN_HEADER = "X-Chat-Join";
+
+/** History for a batch client goes out in frames of this many messages. */
+const HISTORY_FRAMES_PER_BATCH = 100;
 
 /** Headers must be ASCII; names and rooms are not. */
 export function encodeJoin(join: JoinRequest): string {
@@ -52,6 +57,7 @@ function decodeJoin(header: string | null): JoinRequest | null {
 /** Per-socket state that must survive hibernation; kept small on purpose. */
 interface Attachment extends Member {
   rich: boolean;
+  batch?: boolean;
 }
 
 interface Session extends Attachment {
@@ -105,6 +111,10 @@ export class ChatRoom extends DurableObject<Env> {
   #room: string;
   /** Cache of the accepted sockets' attachments; rebuilt after hibernation. */
   #sessions = new Map<WebSocket, Session>();
+  /** Sessions that take batched frames, and the chat frames waiting for them. */
+  #batchSessions = 0;
+  #pending: string[] = [];
+  #flushScheduled = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -118,7 +128,7 @@ export class ChatRoom extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
     for (const ws of ctx.getWebSockets()) {
       const attachment = ws.deserializeAttachment() as Attachment | null;
-      if (attachment) this.#sessions.set(ws, { ...attachment, recent: [] });
+      if (attachment) this.#addSession(ws, attachment);
     }
   }
 
@@ -150,7 +160,10 @@ export class ChatRoom extends DurableObject<Env> {
     const member: Member = join.identity
       ? { ...join.identity, verified: true }
       : { id: newConnectionId(), name: join.name ?? guestName(), verified: false };
-    const attachment: Attachment = { ...member, rich: join.rich };
+    const attachment: Attachment = { ...member, rich: join.rich, batch: join.batch };
+    // Pending batched frames hold messages the joiner's history will carry:
+    // send them to the others first, so nobody gets one twice.
+    this.#flush();
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(attachment);
 
@@ -169,9 +182,13 @@ export class ChatRoom extends DurableObject<Env> {
       });
       if (replay.gap) send(server, replay.gap);
     }
-    for (const m of replay.messages)
-      server.send(JSON.stringify({ type: "chat", ...m } satisfies ChatFrame));
-    this.#sessions.set(server, { ...attachment, recent: [] });
+    const history = replay.messages.map((m) =>
+      JSON.stringify({ type: "chat", ...m } satisfies ChatFrame),
+    );
+    const perFrame = join.batch ? HISTORY_FRAMES_PER_BATCH : 1;
+    for (let i = 0; i < history.length; i += perFrame)
+      server.send(history.slice(i, i + perFrame).join("\n"));
+    this.#addSession(server, attachment);
     this.#broadcastRich({ type: "join", member, count: this.#sessions.size }, server);
     log("connect", { room: this.#room, member: member.id, members: this.#sessions.size });
     return new Response(null, { status: 101, webSocket: client });
@@ -304,7 +321,32 @@ export class ChatRoom extends DurableObject<Env> {
     const message = this.#store.append(user, text, Date.now(), verified);
     // Serialised once per message, not once per member.
     const frame = JSON.stringify({ type: "chat", ...message } satisfies ChatFrame);
-    return { id: message.id, delivered: this.#broadcast(frame, false) };
+    let delivered = this.#broadcast(frame, false);
+    if (this.#batchSessions > 0) {
+      this.#pending.push(frame);
+      delivered += this.#batchSessions;
+      // The one timer in the room: a 0 ms flush, so messages that arrive in
+      // the same turn share a frame. It never outlives the busy moment.
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setTimeout(() => this.#flush(), 0);
+      }
+    }
+    return { id: message.id, delivered };
+  }
+
+  /** Sends every pending chat frame to the batch sessions as one newline-separated frame. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#pending.length === 0) return;
+    const frame = this.#pending.join("\n");
+    this.#pending = [];
+    this.#broadcast(frame, false, undefined, true);
+  }
+
+  #addSession(ws: WebSocket, attachment: Attachment): void {
+    this.#sessions.set(ws, { ...attachment, recent: [] });
+    if (attachment.batch) this.#batchSessions++;
   }
 
   /** What a joining socket is owed: the latest messages, or all after `since` and whether some are gone. */
@@ -323,12 +365,16 @@ export class ChatRoom extends DurableObject<Env> {
     this.#broadcast(JSON.stringify(frame), true, except);
   }
 
-  /** Sends to every member (or every rich member); returns how many it reached. */
-  #broadcast(frame: string, richOnly: boolean, except?: WebSocket): number {
+  /**
+   * Sends to every member (or every rich member); chat frames go to the
+   * batch sessions separately, through #flush. Returns how many it reached.
+   */
+  #broadcast(frame: string, richOnly: boolean, except?: WebSocket, batched = false): number {
     let delivered = 0;
     let dead: WebSocket[] | undefined;
     for (const [ws, session] of this.#sessions) {
       if ((richOnly && !session.rich) || ws === except) continue;
+      if (!richOnly && (session.batch ?? false) !== batched) continue;
       try {
         ws.send(frame);
         delivered++;
@@ -345,6 +391,7 @@ export class ChatRoom extends DurableObject<Env> {
     const session = this.#sessions.get(ws);
     if (!session) return;
     this.#sessions.delete(ws);
+    if (session.batch) this.#batchSessions--;
     log("disconnect", { room: this.#room, member: session.id, members: this.#sessions.size });
     this.#broadcastRich({ type: "leave", member: toMember(session), count: this.#sessions.size });
   }

@@ -33,6 +33,7 @@ const joinRoom = async (c: Context<{ Bindings: Env }>) => {
     name: displayName(c.req.query("name"), "name", roomConfig(c.env).maxNameChars),
     identity: await identity(c, room),
     rich: flagQuery(c, "rich"),
+    batch: flagQuery(c, "batch"),
     since: intQuery(c, "since"),
   };
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
