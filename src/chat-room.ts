@@ -10,7 +10,7 @@ import { BanStore } from "./ban-store";
 import { guestName } from "./display-name";
 import { IdempotencyStore } from "./idempotency-store";
 import type { Identity } from "./join-token";
-import { log } from "./log";
+import { logger, type Log } from "./log";
 import { MessageStore } from "./message-store";
 import { toHex } from "./text";
 import {
@@ -109,6 +109,7 @@ export class ChatRoom extends DurableObject<Env> {
   #bans: BanStore;
   /** The name this object was created with (`idFromName`). */
   #room: string;
+  #log: Log;
   /** Cache of the accepted sockets' attachments; rebuilt after hibernation. */
   #sessions = new Map<WebSocket, Session>();
   /** Sessions that take batched frames, and the chat frames waiting for them. */
@@ -123,6 +124,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#idempotency = new IdempotencyStore(ctx.storage.sql);
     this.#bans = new BanStore(ctx.storage.sql);
     this.#room = ctx.id.name ?? "";
+    this.#log = logger(env.LOG_LEVEL);
     // Answered by the runtime without waking the object, so keep-alives
     // don't defeat hibernation.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -139,7 +141,7 @@ export class ChatRoom extends DurableObject<Env> {
       return new Response("expected a WebSocket upgrade from the Worker", { status: 400 });
 
     if (this.#sessions.size >= this.#config.maxRoomConnections) {
-      log("refused", { room: this.#room, reason: "room full", members: this.#sessions.size });
+      this.#log("refused", { room: this.#room, reason: "room full", members: this.#sessions.size });
       return Response.json(
         { error: `this room is full: at most ${this.#config.maxRoomConnections} connections` },
         { status: 503, headers: { "Retry-After": "30" } },
@@ -148,7 +150,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (join.identity) {
       const until = this.#bans.bannedUntil(join.identity.id, Date.now());
       if (until !== null) {
-        log("refused", { room: this.#room, member: join.identity.id, reason: "banned" });
+        this.#log("refused", { room: this.#room, member: join.identity.id, reason: "banned" });
         return Response.json(
           { error: `banned from this room until ${new Date(until).toISOString()}` },
           { status: 403 },
@@ -190,7 +192,7 @@ export class ChatRoom extends DurableObject<Env> {
       server.send(history.slice(i, i + perFrame).join("\n"));
     this.#addSession(server, attachment);
     this.#broadcastRich({ type: "join", member, count: this.#sessions.size }, server);
-    log("connect", { room: this.#room, member: member.id, members: this.#sessions.size });
+    this.#log("connect", { room: this.#room, member: member.id, members: this.#sessions.size });
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -259,7 +261,12 @@ export class ChatRoom extends DurableObject<Env> {
         JSON.stringify({ ids, delivered }),
         now,
       );
-    log("inject", { room: this.#room, count: ids.length, lastId: this.#store.lastId, delivered });
+    this.#log("inject", {
+      room: this.#room,
+      count: ids.length,
+      lastId: this.#store.lastId,
+      delivered,
+    });
     return { ids, delivered, replayed: false };
   }
 
@@ -304,7 +311,12 @@ export class ChatRoom extends DurableObject<Env> {
       }
       disconnected++;
     }
-    log("moderate", { room: this.#room, member: memberId, disconnected, banned: until !== null });
+    this.#log("moderate", {
+      room: this.#room,
+      member: memberId,
+      disconnected,
+      banned: until !== null,
+    });
     return { disconnected, bannedUntil: until === null ? null : new Date(until).toISOString() };
   }
 
@@ -392,7 +404,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (!session) return;
     this.#sessions.delete(ws);
     if (session.batch) this.#batchSessions--;
-    log("disconnect", { room: this.#room, member: session.id, members: this.#sessions.size });
+    this.#log("disconnect", { room: this.#room, member: session.id, members: this.#sessions.size });
     this.#broadcastRich({ type: "leave", member: toMember(session), count: this.#sessions.size });
   }
 

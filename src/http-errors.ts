@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { logger } from "./log";
 
 /** Throws an HTTP error whose JSON body tells a person what to fix. */
 export function fail(status: ContentfulStatusCode, error: string, headers?: HeadersInit): never {
@@ -24,6 +25,7 @@ export function handleError(err: Error, c: Context): Response {
     if (res.headers.get("Content-Type")?.startsWith("application/json")) return res;
     return jsonError(err.status, err.message || res.statusText || "request failed", res.headers);
   }
-  console.error(JSON.stringify({ event: "error", path: c.req.path, error: err.name }));
+  // The error's name only: its message could quote user input or a secret.
+  logger(undefined)("error", { path: c.req.path, error: err.name });
   return jsonError(500, "internal error");
 }

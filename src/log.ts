@@ -5,12 +5,30 @@
  */
 
 export type LogEvent = "connect" | "disconnect" | "inject" | "moderate" | "refused" | "error";
+export type LogFields = Record<string, string | number | boolean | null>;
+export type Log = (event: LogEvent, fields: LogFields) => void;
 
-export function log(
-  event: LogEvent,
-  fields: Record<string, string | number | boolean | null>,
-): void {
-  const line = JSON.stringify({ event, ...fields });
-  if (event === "error") console.error(line);
-  else console.log(line);
+const SEVERITY: Record<LogEvent, number> = {
+  connect: 0,
+  disconnect: 0,
+  inject: 0,
+  moderate: 1,
+  refused: 1,
+  error: 2,
+};
+const THRESHOLD: Record<string, number> = { info: 0, warn: 1, error: 2 };
+
+/**
+ * A logger that drops events below LOG_LEVEL: "info" (default) logs every
+ * connect, disconnect and inject; "warn" only refusals, moderation and
+ * errors, for busy rooms where a line per socket costs more than it tells.
+ */
+export function logger(level: string | undefined): Log {
+  const min = THRESHOLD[level ?? "info"] ?? 0;
+  return (event, fields) => {
+    if (SEVERITY[event] < min) return;
+    const line = JSON.stringify({ event, ...fields });
+    if (event === "error") console.error(line);
+    else console.log(line);
+  };
 }
