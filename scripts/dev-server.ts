@@ -2,12 +2,16 @@
 // fresh persistence directory and its own secrets file, so runs never touch
 // the developer's .dev.vars, .wrangler/state or port 8787.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "..");
+
+/** The Worker's secrets and vars: a value in the caller's environment would override wrangler.toml. */
+const SERVER_VARS =
+  /^(BROADCAST_TOKEN|JOIN_SECRET|HISTORY_|MAX_|RATE_LIMIT_|ALLOWED_ORIGINS|LOG_LEVEL)/;
 
 export interface DevServerOptions {
   /** BROADCAST_TOKEN for the server; null starts it with none (the API answers 503). */
@@ -22,6 +26,8 @@ export interface DevServerOptions {
   config?: string;
   /** Where wrangler's output goes (default: kept in memory for error reports). */
   log?: (line: string) => void;
+  /** wrangler's --log-level (default: wrangler's own). */
+  logLevel?: "debug" | "info" | "log" | "warn" | "error" | "none";
 }
 
 export interface DevServer {
@@ -30,7 +36,8 @@ export interface DevServer {
   persistTo: string;
   token: string | null;
   process: ChildProcess;
-  stop(): Promise<void>;
+  /** Ends wrangler and its workerd; SIGKILL mimics a crash. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** A port nobody is listening on right now. */
@@ -49,7 +56,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const token = options.token === undefined ? `test-${crypto.randomUUID()}` : options.token;
   const port = options.port ?? (await freePort());
   const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "chat-state-"));
-  const envFile = join(mkdtempSync(join(tmpdir(), "chat-env-")), "secrets.env");
+  const envDir = mkdtempSync(join(tmpdir(), "chat-env-"));
+  const envFile = join(envDir, "secrets.env");
   writeFileSync(envFile, token === null ? "" : `BROADCAST_TOKEN=${token}\n`, { mode: 0o600 });
 
   const args = [
@@ -69,17 +77,18 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     "--show-interactive-dev-session=false",
   );
   if (options.config) args.push("--config", options.config);
+  if (options.logLevel) args.push("--log-level", options.logLevel);
   for (const [key, value] of Object.entries(options.vars ?? {}))
     args.push("--var", `${key}:${value}`);
 
-  // wrangler also reads secrets from process.env; keep the caller's out.
-  // No Request.cf download either: tests run offline and need no geolocation.
-  const env = {
+  // wrangler also reads secrets and vars from process.env; keep the caller's
+  // out. No Request.cf download either: runs are offline and need no geolocation.
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
-    BROADCAST_TOKEN: undefined,
     WRANGLER_SEND_METRICS: "false",
     CLOUDFLARE_CF_FETCH_ENABLED: "false",
   };
+  for (const key of Object.keys(env)) if (SERVER_VARS.test(key)) delete env[key];
   const child = spawn(resolve(PROJECT_ROOT, "node_modules/.bin/wrangler"), args, {
     cwd: PROJECT_ROOT,
     env,
@@ -98,7 +107,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   child.stderr!.on("data", onData);
 
   const url = `http://127.0.0.1:${port}`;
-  const stop = () => stopProcessGroup(child);
+  // The state directory stays (a restart may reuse it); the secrets file goes.
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    await stopProcessGroup(child, signal);
+    rmSync(envDir, { recursive: true, force: true });
+  };
   try {
     await waitUntilServing(url, child, 90_000);
   } catch (err) {
@@ -122,26 +135,24 @@ async function waitUntilServing(url: string, child: ChildProcess, ms: number): P
   throw new Error(`wrangler dev did not answer on ${url} within ${ms / 1000} s`);
 }
 
-/** Ends wrangler and the workerd it started (same process group). */
-function stopProcessGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((done) => {
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 5000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      done();
-    });
+/**
+ * Ends wrangler and the workerd it started (same process group), and waits
+ * until the whole group is gone, so a restart on the same port can bind it.
+ */
+async function stopProcessGroup(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  const signalGroup = (s: NodeJS.Signals | 0) => {
     try {
-      process.kill(-child.pid!, "SIGTERM");
+      process.kill(-pid, s);
+      return true;
     } catch {
-      clearTimeout(timer);
-      done();
+      return false; // the group is gone
     }
-  });
+  };
+  signalGroup(signal);
+  for (let waited = 0; signalGroup(0); waited += 100) {
+    if (waited === 5000) signalGroup("SIGKILL");
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -48,17 +48,14 @@
  *   from the API match the sockets actually open (no ghosts).
  * It prints the counts and exits non-zero on any failure.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { openSync, closeSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, hostname, tmpdir, totalmem, type as osType, release } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { WebSocket } from "ws";
-
-const root = resolve(import.meta.dirname, "..");
+import { freePort, startDevServer } from "./dev-server.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -175,124 +172,30 @@ function problem(text) {
 const runId = randomBytes(3).toString("hex");
 const token = randomBytes(24).toString("base64url");
 const dir = await mkdtemp(join(tmpdir(), "chat-soak-"));
-const envFile = join(dir, "soak.env");
-await writeFile(envFile, `BROADCAST_TOKEN=${token}\n`, { mode: 0o600 });
 const logPath = join(dir, "wrangler.log");
-
-/** A free TCP port on 127.0.0.1, never wrangler's or the inspector's default. */
-async function freePort() {
-  for (;;) {
-    const port = await new Promise((resolvePort, reject) => {
-      const server = createServer();
-      server.unref();
-      server.on("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const { port: p } = server.address();
-        server.close(() => resolvePort(p));
-      });
-    });
-    if (port !== 8787 && port !== 9229) return port;
-  }
-}
-
+writeFileSync(logPath, "");
 const port = await freePort();
-let inspectorPort = await freePort();
-while (inspectorPort === port) inspectorPort = await freePort();
 const httpBase = `http://127.0.0.1:${port}`;
 const wsBase = `ws://127.0.0.1:${port}`;
 
-const wranglerBin = join(
-  dirname(join(root, "node_modules/wrangler/package.json")),
-  JSON.parse(readFileSync(join(root, "node_modules/wrangler/package.json"), "utf8")).bin.wrangler,
-);
-
-/** The server's environment: ours, minus anything that would override its vars or secrets. */
-const childEnv = { ...process.env, NO_UPDATE_NOTIFIER: "1", WRANGLER_SEND_METRICS: "false" };
-for (const key of Object.keys(childEnv))
-  if (/^(BROADCAST_TOKEN|JOIN_SECRET|HISTORY_|MAX_|RATE_LIMIT_|ALLOWED_ORIGINS)/.test(key))
-    delete childEnv[key];
-
+/** @type {import("./dev-server.ts").DevServer | null} */
 let server = null;
 
+/** Starts wrangler dev, the first time and after each restart on the same port and storage. */
 async function startServer() {
-  const log = openSync(logPath, "a");
-  const args = [
-    wranglerBin,
-    "dev",
-    "--port",
-    String(port),
-    "--inspector-port",
-    String(inspectorPort),
-    "--ip",
-    "127.0.0.1",
-    "--persist-to",
-    join(dir, "state"),
-    "--env-file",
-    envFile,
-    "--show-interactive-dev-session=false",
-    "--log-level",
-    flags["server-log"] ? "info" : "warn",
-  ];
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: childEnv,
-    detached: true,
-    stdio: ["ignore", log, log],
+  server = await startDevServer({
+    token,
+    port,
+    persistTo: join(dir, "state"),
+    logLevel: flags["server-log"] ? "info" : "warn",
+    log: (line) => appendFileSync(logPath, `${line}\n`),
   });
-  closeSync(log);
-  const exited = new Promise((r) => child.once("exit", (code, signal) => r({ code, signal })));
-  server = { child, exited, pid: child.pid };
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    const early = await Promise.race([exited, sleep(250).then(() => null)]);
-    if (early) throw new Error(`wrangler dev exited (${JSON.stringify(early)}):\n${logTail()}`);
-    try {
-      const res = await fetch(`${httpBase}/api/rooms/soak-probe`, {
-        headers: { Authorization: `Bearer ${token}` },
-        signal: AbortSignal.timeout(5000),
-      });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-  }
-  throw new Error(`wrangler dev did not answer within 120 s:\n${logTail()}`);
 }
 
+/** @param {NodeJS.Signals} signal */
 async function stopServer(signal) {
   if (!server) return;
-  const { pid, exited } = server;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
-  const done = await Promise.race([exited, sleep(15_000).then(() => null)]);
-  if (!done) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-    await exited;
-  }
-  // The group's other members (workerd) may outlive the leader for a moment.
-  for (let i = 0; i < 50; i++) {
-    try {
-      process.kill(-pid, 0);
-    } catch {
-      break;
-    }
-    if (i === 20) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-    await sleep(100);
-  }
+  await server.stop(signal);
   server = null;
 }
 
@@ -305,9 +208,9 @@ function logTail() {
 }
 
 function killServerNow() {
-  if (server) {
+  if (server?.process.pid) {
     try {
-      process.kill(-server.pid, "SIGKILL");
+      process.kill(-server.process.pid, "SIGKILL");
     } catch {
       // gone
     }
