@@ -201,12 +201,15 @@ export class ChatRoom extends DurableObject<Env> {
     if (!session) return;
     const parsed = parseClientFrame(data, this.#config.maxMessageChars);
     if (!parsed.ok) return send(ws, parsed.error);
-    if (!this.#allow(session))
-      return send(
-        ws,
-        rateLimitedFrame(this.#config.rateLimitWindowMs, this.#config.rateLimitMessages),
+    const { clientId } = parsed;
+    if (!this.#allow(session)) {
+      const limited = rateLimitedFrame(
+        this.#config.rateLimitWindowMs,
+        this.#config.rateLimitMessages,
       );
-    this.#publish(session.name, parsed.message, session.verified);
+      return send(ws, clientId === undefined ? limited : { ...limited, clientId });
+    }
+    this.#publish(session.name, parsed.message, session.verified, clientId, ws);
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
@@ -329,8 +332,26 @@ export class ChatRoom extends DurableObject<Env> {
     return { messages, lastId: this.#store.lastId, oldestId: this.#store.oldestId() };
   }
 
-  #publish(user: string, text: string, verified: boolean): { id: number; delivered: number } {
-    const message = this.#store.append(user, text, Date.now(), verified);
+  #publish(
+    user: string,
+    text: string,
+    verified: boolean,
+    clientId?: string,
+    sender?: WebSocket,
+  ): { id: number; delivered: number } {
+    const { duplicate, ...message } = this.#store.append(
+      user,
+      text,
+      Date.now(),
+      verified,
+      clientId,
+    );
+    if (duplicate) {
+      // A resend of a message the room already has: the members got it once;
+      // the sender gets it again as its receipt.
+      if (sender) send(sender, { type: "chat", ...message });
+      return { id: message.id, delivered: 0 };
+    }
     // Serialised once per message, not once per member.
     const frame = JSON.stringify({ type: "chat", ...message } satisfies ChatFrame);
     let delivered = this.#broadcast(frame, false);

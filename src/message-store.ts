@@ -6,12 +6,22 @@
  */
 import type { ChatMessage } from "./protocol";
 
-type Row = { id: number; user: string; message: string; ts: number; verified: number };
+type Row = {
+  id: number;
+  user: string;
+  message: string;
+  ts: number;
+  verified: number;
+  client_id: string | null;
+};
 
-const SELECT = "SELECT id, user, message, ts, verified FROM messages";
+const SELECT = "SELECT id, user, message, ts, verified, client_id FROM messages";
 
-function toMessage({ verified, ...message }: Row): ChatMessage {
-  return verified ? { ...message, verified: true } : message;
+function toMessage({ verified, client_id, ...fields }: Row): ChatMessage {
+  const message: ChatMessage = fields;
+  if (verified) message.verified = true;
+  if (client_id !== null) message.clientId = client_id;
+  return message;
 }
 
 export class MessageStore {
@@ -27,8 +37,13 @@ export class MessageStore {
       user TEXT NOT NULL,
       message TEXT NOT NULL,
       ts INTEGER NOT NULL,
-      verified INTEGER NOT NULL DEFAULT 0
+      verified INTEGER NOT NULL DEFAULT 0,
+      client_id TEXT
     )`);
+    // A resent message (same clientId) is found, not stored twice.
+    sql.exec(
+      "CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages (client_id) WHERE client_id IS NOT NULL",
+    );
     this.#lastId =
       sql.exec<{ last: number | null }>("SELECT MAX(id) AS last FROM messages").one().last ?? 0;
   }
@@ -38,21 +53,43 @@ export class MessageStore {
     return this.#lastId;
   }
 
-  /** Stores a message under the next id and drops what falls out of the window. */
-  append(user: string, message: string, ts: number, verified: boolean): ChatMessage {
+  /**
+   * Stores a message under the next id and drops what falls out of the
+   * window. With a `clientId` the room has kept already, stores nothing and
+   * returns that message with `duplicate` set.
+   */
+  append(
+    user: string,
+    message: string,
+    ts: number,
+    verified: boolean,
+    clientId?: string,
+  ): ChatMessage & { duplicate?: true } {
     const id = this.#lastId + 1;
-    this.#sql.exec(
-      "INSERT INTO messages (id, user, message, ts, verified) VALUES (?, ?, ?, ?, ?)",
-      id,
-      user,
-      message,
-      ts,
-      verified ? 1 : 0,
-    );
+    const inserted = this.#sql
+      .exec(
+        "INSERT INTO messages (id, user, message, ts, verified, client_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+        id,
+        user,
+        message,
+        ts,
+        verified ? 1 : 0,
+        clientId ?? null,
+      )
+      .toArray();
+    if (inserted.length === 0) {
+      const [kept] = this.#sql
+        .exec<Row>(`${SELECT} WHERE client_id = ?`, clientId ?? null)
+        .toArray();
+      return { ...toMessage(kept!), duplicate: true };
+    }
     this.#lastId = id;
     // Ids are contiguous, so the window is an id range and the delete hits the index.
     if (id > this.#limit) this.#sql.exec("DELETE FROM messages WHERE id <= ?", id - this.#limit);
-    return verified ? { id, user, message, ts, verified } : { id, user, message, ts };
+    const stored: ChatMessage = { id, user, message, ts };
+    if (verified) stored.verified = true;
+    if (clientId !== undefined) stored.clientId = clientId;
+    return stored;
   }
 
   /** The newest `count` messages, oldest first. */

@@ -20,6 +20,8 @@ export interface ChatMessage {
   ts: number;
   /** Present (true) only when the author joined with a signed join token. */
   verified?: true;
+  /** The sender's own id for the message, when it gave one: its receipt. */
+  clientId?: string;
 }
 
 export type ChatFrame = { type: "chat" } & ChatMessage;
@@ -36,6 +38,8 @@ export interface ErrorFrame {
   type: "error";
   code: ErrorCode;
   message: string;
+  /** The refused message's clientId, when it had a valid one. */
+  clientId?: string;
 }
 
 /** Rich: first frame after joining, before any history. */
@@ -70,7 +74,12 @@ export const CLOSE_BANNED = 4003;
 export type RichFrame = WelcomeFrame | PresenceFrame | HistoryGapFrame;
 export type ServerFrame = ChatFrame | ErrorFrame | RichFrame;
 
-export type ClientFrameResult = { ok: true; message: string } | { ok: false; error: ErrorFrame };
+export type ClientFrameResult =
+  | { ok: true; message: string; clientId?: string }
+  | { ok: false; error: ErrorFrame };
+
+/** A client's own message id: resending with the same one never stores it twice. */
+const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 function error(code: ErrorCode, message: string): ClientFrameResult {
   return { ok: false, error: { type: "error", code, message } };
@@ -105,10 +114,17 @@ export function parseClientFrame(
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
     return error("bad_frame", 'Frame must be a JSON object like {"message": "hi"}.');
-  const message = (parsed as { message?: unknown }).message;
-  if (typeof message !== "string")
-    return error("bad_frame", 'Frame needs a string "message" field, like {"message": "hi"}.');
-  return checkMessageText(message, maxMessageChars);
+  const { message, clientId } = parsed as { message?: unknown; clientId?: unknown };
+  if (clientId !== undefined && (typeof clientId !== "string" || !CLIENT_ID.test(clientId)))
+    return error("bad_frame", '"clientId" must be 1 to 64 letters, digits, "-" or "_".');
+  const checked =
+    typeof message === "string"
+      ? checkMessageText(message, maxMessageChars)
+      : error("bad_frame", 'Frame needs a string "message" field, like {"message": "hi"}.');
+  if (clientId === undefined) return checked;
+  return checked.ok
+    ? { ...checked, clientId }
+    : { ok: false, error: { ...checked.error, clientId } };
 }
 
 /** Rules for chat text, shared by WebSocket frames and the inject API. */
