@@ -19,6 +19,7 @@ import {
   type ServerFrame,
 } from "../src/protocol";
 import { parseRoomSegment } from "../src/room-name";
+import { toHex } from "../src/text";
 import { fullTime, hue, initial, shortTime } from "./format";
 import { MessageHistory } from "./history";
 import { checkName, loadName, pageLimit, rememberRoom, saveName } from "./storage";
@@ -53,6 +54,12 @@ let trouble: string | null = null;
 const joinToken = new URLSearchParams(location.search).get("token");
 /** Messages sent while the socket was down; partysocket flushes them on open. */
 let waiting = 0;
+/**
+ * Messages sent but not yet echoed back, by clientId. A socket can die
+ * without a word after a send; these go again after every reconnect, and the
+ * room stores a repeated clientId only once.
+ */
+const unacked = new Map<string, string>();
 let lastSent: string | null = null;
 let pingTimer: ReturnType<typeof setInterval> | undefined;
 let pongTimer: ReturnType<typeof setTimeout> | undefined;
@@ -96,6 +103,7 @@ socket.addEventListener("open", () => {
   attempts = 0;
   clearInterval(pingTimer);
   pingTimer = setInterval(ping, PING_EVERY_MS);
+  for (const frame of unacked.values()) socket.send(frame);
   update();
 });
 
@@ -236,9 +244,17 @@ function sendFrom(form: HTMLFormElement): void {
   if (text.trim() === "") return;
   input.value = "";
   lastSent = text;
-  if (!socket.send(JSON.stringify({ message: text }))) waiting++;
+  const clientId = newClientId();
+  const frame = JSON.stringify({ message: text, clientId });
+  unacked.set(clientId, frame);
+  if (!socket.send(frame)) waiting++;
   showError(null);
   update();
+}
+
+/** Random, and available on plain-http pages too (unlike crypto.randomUUID). */
+function newClientId(): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(12)));
 }
 
 function changeName(form: HTMLFormElement): void {
@@ -296,6 +312,7 @@ function handle(view: Ui, frame: ServerFrame): void {
       view.renderMembers();
       break;
     case "chat":
+      if (frame.clientId !== undefined) unacked.delete(frame.clientId);
       if (history.add(frame)) view.addMessage(frame);
       if (history.caughtUp) view.log.removeAttribute("aria-busy");
       break;
@@ -305,6 +322,7 @@ function handle(view: Ui, frame: ServerFrame): void {
       );
       break;
     case "error":
+      if (frame.clientId !== undefined) unacked.delete(frame.clientId);
       showError(frame.message);
       // The message was refused: give its text back so it can be fixed or resent.
       if (view.input.value === "" && lastSent !== null && frame.code !== "bad_frame") {
