@@ -24,6 +24,11 @@ function toMessage({ verified, client_id, ...fields }: Row): ChatMessage {
   return message;
 }
 
+const ADDED_COLUMNS: [string, string][] = [
+  ["verified", "INTEGER NOT NULL DEFAULT 0"],
+  ["client_id", "TEXT"],
+];
+
 export class MessageStore {
   #sql: SqlStorage;
   #limit: number;
@@ -36,10 +41,18 @@ export class MessageStore {
       id INTEGER PRIMARY KEY,
       user TEXT NOT NULL,
       message TEXT NOT NULL,
-      ts INTEGER NOT NULL,
-      verified INTEGER NOT NULL DEFAULT 0,
-      client_id TEXT
+      ts INTEGER NOT NULL
     )`);
+    // Columns added after the first version: a room created before them gets
+    // them on its next start. New columns go here, never into the CREATE above.
+    const columns = new Set(
+      sql
+        .exec<{ name: string }>("PRAGMA table_info(messages)")
+        .toArray()
+        .map((c) => c.name),
+    );
+    for (const [name, definition] of ADDED_COLUMNS)
+      if (!columns.has(name)) sql.exec(`ALTER TABLE messages ADD COLUMN ${name} ${definition}`);
     // A resent message (same clientId) is found, not stored twice.
     sql.exec(
       "CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages (client_id) WHERE client_id IS NOT NULL",

@@ -1,4 +1,4 @@
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
@@ -254,5 +254,34 @@ describe("GET /api/rooms/:room/messages", () => {
   it("needs the bearer token", async () => {
     const res = await request(`/api/rooms/${uniqueRoom()}/messages`);
     expect(res.status).toBe(401);
+  });
+});
+
+describe("schema", () => {
+  it("upgrades a room stored by the first version, keeping its messages and ids", async () => {
+    const room = uniqueRoom();
+    const stub = env.CHAT_ROOM.getByName(room);
+    await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      // The room as the first version left it: no verified, no client_id.
+      sql.exec("DROP TABLE messages");
+      sql.exec(
+        "CREATE TABLE messages (id INTEGER PRIMARY KEY, user TEXT NOT NULL, message TEXT NOT NULL, ts INTEGER NOT NULL)",
+      );
+      sql.exec("INSERT INTO messages VALUES (1, 'old', 'from before', 1)");
+    });
+    await evictDurableObject(stub);
+    const client = await connect(room, "since=0");
+    try {
+      await client.untilChats(1);
+      client.send({ message: "after the upgrade", clientId: "k1" });
+      await client.untilChats(2);
+      expect(client.chats().map((f) => [f.id, f.message, f.clientId])).toEqual([
+        [1, "from before", undefined],
+        [2, "after the upgrade", "k1"],
+      ]);
+    } finally {
+      client.close();
+    }
   });
 });
