@@ -1,5 +1,5 @@
 // The pages in a real browser against a real `wrangler dev`: lobby, rooms,
-// Unicode, escaping, headers, bad room names, and the README's screenshots.
+// Unicode, escaping, headers, bad room names, and the docs' screenshots.
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { after, before, describe, it } from "node:test";

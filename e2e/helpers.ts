@@ -159,7 +159,7 @@ export function uniqueRoom(prefix: string): string {
 
 /**
  * Where screenshots go: docs/ when UPDATE_SCREENSHOTS=1 (to refresh the
- * README's pictures), else test-results/ so ordinary runs leave the tree clean.
+ * pictures in README.md and docs/browser.md), else test-results/ so ordinary runs leave the tree clean.
  */
 export function screenshotPath(file: string): string {
   const dir =

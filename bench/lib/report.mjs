@@ -34,7 +34,7 @@ export const FIGURES = /** @type {const} */ ([
   ["other_cpu_pct_of_core", "other processes' load, % of one core", "none"],
 ]);
 
-/** Figures kept in the summary table (printed, and in the README), per scenario. */
+/** Figures kept in the summary table (printed, and in docs/benchmark.md), per scenario. */
 const FANOUT_SHORT = ["frames_per_s", "p50_ms", "p99_ms", "lost", "cpu_us_per_frame"];
 const SHORT_BY_SCENARIO = /** @type {Record<string, string[]>} */ ({
   fixed: FANOUT_SHORT,
