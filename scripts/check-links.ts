@@ -23,7 +23,7 @@ export function defaultFiles(root = ROOT): string[] {
   const inDocs = existsSync(docs)
     ? readdirSync(docs)
         .filter((f) => f.endsWith(".md"))
-        .sort()
+        .toSorted()
         .map((f) => resolve(docs, f))
     : [];
   return [resolve(root, "README.md"), resolve(root, "SECURITY.md"), ...inDocs].filter(existsSync);
