@@ -40,6 +40,17 @@ export class MessageHistory {
   }
 
   /**
+   * The room's storage was reset and its ids start again after `lastId`:
+   * the ids held so far mean nothing any more.
+   */
+  reset(lastId: number): void {
+    this.#ids.clear();
+    this.#maxId = null;
+    this.#joinedAt = lastId;
+    this.#expectUpTo = lastId;
+  }
+
+  /**
    * `since` for the next connection. The largest id held; or, holding none,
    * the room's last id when the page first joined (so a room that was empty,
    * or a server configured to replay nothing, still resumes exactly); or

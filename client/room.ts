@@ -321,6 +321,12 @@ function handle(view: Ui, frame: ServerFrame): void {
         `Messages before #${frame.oldestId} are no longer kept, so some you missed can't be shown.`,
       );
       break;
+    case "history_reset":
+      // Old messages would sort among the new ones by id: start a fresh log.
+      history.reset(frame.lastId);
+      view.clearMessages();
+      view.addNotice("This room's history was cleared on the server; new messages follow.");
+      break;
     case "error":
       if (frame.clientId !== undefined) unacked.delete(frame.clientId);
       showError(frame.message);
@@ -440,6 +446,10 @@ class Ui {
     if (before) this.#group(before as HTMLElement);
     this.empty.hidden = true;
     if (stick) this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  clearMessages(): void {
+    for (const li of this.log.querySelectorAll("li")) li.remove();
   }
 
   addNotice(text: string): void {

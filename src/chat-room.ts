@@ -12,16 +12,19 @@ import { IdempotencyStore } from "./idempotency-store";
 import type { Identity } from "./join-token";
 import { logger, type Log } from "./log";
 import { MessageStore } from "./message-store";
+import { closeQuietly, trySend } from "./sockets";
 import { toHex } from "./text";
 import {
   CLOSE_BANNED,
   CLOSE_REMOVED,
+  CLOSE_SEND_FAILED,
   checkMessageText,
   parseClientFrame,
   rateLimitedFrame,
   type ChatFrame,
   type ChatMessage,
   type HistoryGapFrame,
+  type HistoryResetFrame,
   type Member,
   type ServerFrame,
 } from "./protocol";
@@ -174,7 +177,7 @@ export class ChatRoom extends DurableObject<Env> {
     // duplicate at the seam.
     const replay = this.#replayFor(join);
     if (join.rich) {
-      send(server, {
+      this.#send(server, {
         type: "welcome",
         room: this.#room,
         you: member,
@@ -182,14 +185,14 @@ export class ChatRoom extends DurableObject<Env> {
         lastId: this.#store.lastId,
         history: replay.messages.length,
       });
-      if (replay.gap) send(server, replay.gap);
+      if (replay.gap) this.#send(server, replay.gap);
     }
     const history = replay.messages.map((m) =>
       JSON.stringify({ type: "chat", ...m } satisfies ChatFrame),
     );
     const perFrame = join.batch ? HISTORY_FRAMES_PER_BATCH : 1;
     for (let i = 0; i < history.length; i += perFrame)
-      server.send(history.slice(i, i + perFrame).join("\n"));
+      trySend(server, history.slice(i, i + perFrame).join("\n"));
     this.#addSession(server, attachment);
     this.#broadcastRich({ type: "join", member, count: this.#sessions.size }, server);
     this.#log("connect", { room: this.#room, member: member.id, members: this.#sessions.size });
@@ -200,14 +203,14 @@ export class ChatRoom extends DurableObject<Env> {
     const session = this.#sessions.get(ws);
     if (!session) return;
     const parsed = parseClientFrame(data, this.#config.maxMessageChars);
-    if (!parsed.ok) return send(ws, parsed.error);
+    if (!parsed.ok) return this.#send(ws, parsed.error);
     const { clientId } = parsed;
     if (!this.#allow(session)) {
       const limited = rateLimitedFrame(
         this.#config.rateLimitWindowMs,
         this.#config.rateLimitMessages,
       );
-      return send(ws, clientId === undefined ? limited : { ...limited, clientId });
+      return this.#send(ws, clientId === undefined ? limited : { ...limited, clientId });
     }
     this.#publish(session.name, parsed.message, session.verified, clientId, ws);
   }
@@ -249,21 +252,26 @@ export class ChatRoom extends DurableObject<Env> {
       const checked = checkMessageText(m.message, this.#config.maxMessageChars);
       if (!checked.ok) throw new Error(checked.error.message);
     }
-    const ids: number[] = [];
-    let delivered = 0;
-    for (const m of messages) {
-      const published = this.#publish(m.user, m.message, false);
-      ids.push(published.id);
-      delivered = published.delivered;
-    }
-    // Written in the same synchronous block as the messages, so both commit together.
-    if (idempotency)
-      this.#idempotency.put(
-        idempotency.key,
-        idempotency.fingerprint,
-        JSON.stringify({ ids, delivered }),
-        now,
-      );
+    // Every socket open now is sent the batch; known before sending, so the
+    // answer can be remembered in the same transaction as the messages.
+    const delivered = this.#sessions.size;
+    // One transaction: a failure part-way stores none of the batch and no
+    // key, so a retry cannot store the first messages twice.
+    const stored = this.#transaction(() => {
+      const appended = messages.map((m) => this.#store.append(m.user, m.message, now, false));
+      const ids = appended.map((m) => m.id);
+      if (idempotency)
+        this.#idempotency.put(
+          idempotency.key,
+          idempotency.fingerprint,
+          JSON.stringify({ ids, delivered }),
+          now,
+        );
+      return appended;
+    });
+    const ids = stored.map((m) => m.id);
+    // Sent only once committed: nobody sees a message that was rolled back.
+    for (const m of stored) this.#deliver(m);
     this.#log("inject", {
       room: this.#room,
       count: ids.length,
@@ -306,12 +314,7 @@ export class ChatRoom extends DurableObject<Env> {
     // Deleting the current entry while iterating a Map is safe.
     for (const [ws, session] of this.#sessions) {
       if (session.id !== memberId) continue;
-      this.#leave(ws);
-      try {
-        ws.close(code, reason);
-      } catch {
-        // Already closing.
-      }
+      this.#drop(ws, code, reason);
       disconnected++;
     }
     this.#log("moderate", {
@@ -336,28 +339,38 @@ export class ChatRoom extends DurableObject<Env> {
     user: string,
     text: string,
     verified: boolean,
-    clientId?: string,
+    clientId: string | undefined,
+    sender: WebSocket,
+  ): void {
+    this.#deliver(this.#store.append(user, text, Date.now(), verified, clientId), sender);
+  }
+
+  /** Runs `fn` in one storage transaction; on failure the in-memory last id follows the rollback. */
+  #transaction<T>(fn: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(fn);
+    } catch (err) {
+      this.#store.reloadLastId();
+      throw err;
+    }
+  }
+
+  /** Broadcasts a stored message, or answers a resend with its receipt. */
+  #deliver(
+    { duplicate, ...message }: ChatMessage & { duplicate?: true },
     sender?: WebSocket,
-  ): { id: number; delivered: number } {
-    const { duplicate, ...message } = this.#store.append(
-      user,
-      text,
-      Date.now(),
-      verified,
-      clientId,
-    );
+  ): void {
     if (duplicate) {
       // A resend of a message the room already has: the members got it once;
       // the sender gets it again as its receipt.
-      if (sender) send(sender, { type: "chat", ...message });
-      return { id: message.id, delivered: 0 };
+      if (sender) this.#send(sender, { type: "chat", ...message });
+      return;
     }
     // Serialised once per message, not once per member.
     const frame = JSON.stringify({ type: "chat", ...message } satisfies ChatFrame);
-    let delivered = this.#broadcast(frame, false);
+    this.#broadcast(frame, false);
     if (this.#batchSessions > 0) {
       this.#pending.push(frame);
-      delivered += this.#batchSessions;
       // The one timer in the room: a 0 ms flush, so messages that arrive in
       // the same turn share a frame. It never outlives the busy moment.
       if (!this.#flushScheduled) {
@@ -365,7 +378,6 @@ export class ChatRoom extends DurableObject<Env> {
         setTimeout(() => this.#flush(), 0);
       }
     }
-    return { id: message.id, delivered };
   }
 
   /** Sends every pending chat frame to the batch sessions as one newline-separated frame. */
@@ -383,9 +395,15 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /** What a joining socket is owed: the latest messages, or all after `since` and whether some are gone. */
-  #replayFor(join: JoinRequest): { messages: ChatMessage[]; gap: HistoryGapFrame | null } {
+  #replayFor(join: JoinRequest): {
+    messages: ChatMessage[];
+    gap: HistoryGapFrame | HistoryResetFrame | null;
+  } {
     if (join.since === null)
       return { messages: this.#store.latest(this.#config.historyOnJoin), gap: null };
+    const lastId = this.#store.lastId;
+    if (join.since > lastId)
+      return { messages: [], gap: { type: "history_reset", since: join.since, lastId } };
     const oldest = this.#store.oldestId();
     const gap: HistoryGapFrame | null =
       oldest !== null && join.since < oldest - 1
@@ -408,16 +426,23 @@ export class ChatRoom extends DurableObject<Env> {
     for (const [ws, session] of this.#sessions) {
       if ((richOnly && !session.rich) || ws === except) continue;
       if (!richOnly && (session.batch ?? false) !== batched) continue;
-      try {
-        ws.send(frame);
-        delivered++;
-      } catch {
-        // One broken socket must not stop the broadcast to the others.
-        (dead ??= []).push(ws);
-      }
+      // One broken socket must not stop the broadcast to the others.
+      if (trySend(ws, frame)) delivered++;
+      else (dead ??= []).push(ws);
     }
-    if (dead) for (const ws of dead) this.#leave(ws);
+    if (dead) for (const ws of dead) this.#drop(ws, CLOSE_SEND_FAILED, "send failed");
     return delivered;
+  }
+
+  /** Sends one frame to one socket; a socket that cannot take it is dropped. */
+  #send(ws: WebSocket, frame: ServerFrame): void {
+    if (!trySend(ws, JSON.stringify(frame))) this.#drop(ws, CLOSE_SEND_FAILED, "send failed");
+  }
+
+  /** Ends a member's connection on the room's side: the others see it leave. */
+  #drop(ws: WebSocket, code: number, reason: string): void {
+    this.#leave(ws);
+    closeQuietly(ws, code, reason);
   }
 
   #leave(ws: WebSocket): void {
@@ -442,14 +467,6 @@ export class ChatRoom extends DurableObject<Env> {
 
 function toMember(s: Member): Member {
   return { id: s.id, name: s.name, verified: s.verified };
-}
-
-function send(ws: WebSocket, frame: ServerFrame): void {
-  try {
-    ws.send(JSON.stringify(frame));
-  } catch {
-    // The socket is closing; its close event will clean up.
-  }
 }
 
 function newConnectionId(): string {

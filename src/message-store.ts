@@ -32,7 +32,7 @@ const ADDED_COLUMNS: [string, string][] = [
 export class MessageStore {
   #sql: SqlStorage;
   #limit: number;
-  #lastId: number;
+  #lastId = 0;
 
   constructor(sql: SqlStorage, historyLimit: number) {
     this.#sql = sql;
@@ -57,8 +57,14 @@ export class MessageStore {
     sql.exec(
       "CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages (client_id) WHERE client_id IS NOT NULL",
     );
+    this.reloadLastId();
+  }
+
+  /** Re-reads the last id, after a transaction that appended was rolled back. */
+  reloadLastId(): void {
     this.#lastId =
-      sql.exec<{ last: number | null }>("SELECT MAX(id) AS last FROM messages").one().last ?? 0;
+      this.#sql.exec<{ last: number | null }>("SELECT MAX(id) AS last FROM messages").one().last ??
+      0;
   }
 
   /** Id of the newest message, 0 when the room has never had one. */

@@ -67,11 +67,24 @@ export interface HistoryGapFrame {
   oldestId: number;
 }
 
+/**
+ * Rich: `since` is past the room's last id, so the room's storage was reset
+ * (deleted after ROOM_TTL, or a new deployment). Ids start again after
+ * `lastId`: forget the ids held, or new messages would look like repeats.
+ */
+export interface HistoryResetFrame {
+  type: "history_reset";
+  since: number;
+  lastId: number;
+}
+
 /** Close codes a room uses when it ends a connection on purpose. */
 export const CLOSE_REMOVED = 4001;
 export const CLOSE_BANNED = 4003;
+/** The room could not send to this socket; the client may reconnect with `since`. */
+export const CLOSE_SEND_FAILED = 1011;
 
-export type RichFrame = WelcomeFrame | PresenceFrame | HistoryGapFrame;
+export type RichFrame = WelcomeFrame | PresenceFrame | HistoryGapFrame | HistoryResetFrame;
 export type ServerFrame = ChatFrame | ErrorFrame | RichFrame;
 
 export type ClientFrameResult =
