@@ -1,11 +1,36 @@
-// Starts `wrangler dev` for tests, the benchmark and the soak: a free port, a
-// fresh persistence directory and its own secrets file, so runs never touch
-// the developer's .dev.vars, .wrangler/state or port 8787.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// Starts the Worker for tests, the benchmark and the soak, never touching the
+// developer's .dev.vars, .wrangler/state or port 8787. Two ways:
+//
+// - startProjectCopy({ devVars }): the user's path, exactly as the README
+//   says. A temporary copy of the project (the files git knows, untracked
+//   ones included, plus a symlink to node_modules) with `devVars` written to
+//   `.dev.vars` in its root, running `npm run dev -- --ip 127.0.0.1 --port
+//   <free>` there. Its state lives in the copy's own .wrangler/state. Use it
+//   for at least one test per feature, so a change to wrangler.toml,
+//   package.json or the dev launcher that breaks users cannot pass CI.
+//
+//     const server = await startProjectCopy({ devVars: { JOIN_SECRET: "s" } });
+//     // server.url, server.token (the copy's BROADCAST_TOKEN), server.dir
+//     await server.stop();   // keeps the copy: startProjectCopy({ dir: server.dir }) restarts it
+//     await server.remove(); // stops and deletes the copy
+//
+// - startDevServer(options): `wrangler dev` on this checkout with a fresh
+//   persistence directory, secrets from a private env file and vars as --var.
+//   Faster to set up; for everything that does not test the user's path.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "..");
 
@@ -119,6 +144,134 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     throw new Error(`${(err as Error).message}\n${output.slice(-30).join("\n")}`, { cause: err });
   }
   return { url, port, persistTo, token, process: child, stop };
+}
+
+export interface ProjectCopyOptions {
+  /**
+   * Written to `.dev.vars` in the copy's root, as a user would (values are
+   * quoted). Without BROADCAST_TOKEN, `npm run dev` generates one, and
+   * `token` reports it. Written again when `dir` is reused.
+   */
+  devVars: Record<string, string>;
+  /** Reuse a copy made earlier (e.g. a restart that keeps .wrangler/state). */
+  dir?: string;
+  /** Reuse a port, e.g. to restart a server where clients expect it. */
+  port?: number;
+  /** Where the output of `npm run dev` goes (default: kept for error reports). */
+  log?: (line: string) => void;
+}
+
+export interface ProjectCopy extends DevServer {
+  /** The copy's root: run `npm run post`, read `.dev.vars` or `.wrangler/state` there. */
+  dir: string;
+  /** Stops the server (if running) and deletes the copy. */
+  remove(): Promise<void>;
+}
+
+/** Copies the working tree's files (tracked and untracked, not ignored) to a new temp dir. */
+function copyProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), "chat-copy-"));
+  const files = execFileSync(
+    "git",
+    ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    {
+      cwd: PROJECT_ROOT,
+      encoding: "utf8",
+    },
+  )
+    .split("\0")
+    .filter((f) => f !== "");
+  for (const file of files) {
+    const from = join(PROJECT_ROOT, file);
+    if (!existsSync(from)) continue; // deleted in the working tree, not yet in git
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    cpSync(from, join(dir, file));
+  }
+  // A symlink, not a copy: node resolves packages through it, and no copy
+  // takes seconds or disk.
+  symlinkSync(join(PROJECT_ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  return dir;
+}
+
+function dotenvLine(key: string, value: string): string {
+  // wrangler reads .dev.vars with dotenv and dotenv-expand: quotes end a
+  // value and `$` expands. Tests have no need for either.
+  if (/["\\$\n]/.test(value))
+    throw new Error(`devVars.${key}: use a value without " \\ $ or newline`);
+  return `${key}="${value}"`;
+}
+
+/**
+ * The user's path: `npm run dev` in a copy of the project with `devVars` as
+ * its `.dev.vars`. See the top of this file.
+ */
+export async function startProjectCopy(options: ProjectCopyOptions): Promise<ProjectCopy> {
+  const dir = options.dir ?? copyProject();
+  const devVarsPath = join(dir, ".dev.vars");
+  const lines = Object.entries(options.devVars).map(([k, v]) => dotenvLine(k, v));
+  writeFileSync(devVarsPath, lines.length ? `${lines.join("\n")}\n` : "", { mode: 0o600 });
+
+  const port = options.port ?? (await freePort());
+  const args = [
+    "run",
+    "dev",
+    "--",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    // Not part of the user's command, but the default 9229 would collide
+    // between parallel servers.
+    "--inspector-port",
+    String(await freePort()),
+  ];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  };
+  for (const key of Object.keys(env))
+    if (SERVER_VARS.test(key) || key.startsWith("npm_")) delete env[key];
+  const child = spawn("npm", args, {
+    cwd: dir,
+    env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const onData = (data: Buffer) => {
+    for (const line of data.toString().split("\n")) {
+      if (line.trim() === "") continue;
+      if (options.log) options.log(line);
+      else output.push(line);
+    }
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
+
+  const url = `http://127.0.0.1:${port}`;
+  const stop = (signal: NodeJS.Signals = "SIGTERM") => stopProcessGroup(child, signal);
+  const remove = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntilServing(url, child, 90_000);
+  } catch (err) {
+    await (options.dir ? stop() : remove());
+    throw new Error(`${(err as Error).message}\n${output.slice(-30).join("\n")}`, { cause: err });
+  }
+  const written = readFileSync(devVarsPath, "utf8").match(/^BROADCAST_TOKEN\s*=\s*"?([^"\n]*)"?/m);
+  return {
+    url,
+    port,
+    persistTo: join(dir, ".wrangler", "state"),
+    token: written?.[1] ?? null,
+    process: child,
+    dir,
+    stop,
+    remove,
+  };
 }
 
 async function waitUntilServing(url: string, child: ChildProcess, ms: number): Promise<void> {
