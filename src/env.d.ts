@@ -1,5 +1,7 @@
-// Optional secrets that wrangler.toml does not list as required, so
-// `wrangler types` cannot know them. Both Env views get them.
+// Optional secrets: wrangler.toml cannot declare them (only `[secrets]
+// required`), so `wrangler types` cannot know them. Both Env views get them.
+// Locally they reach the Worker from .dev.vars through `npm run dev`
+// (scripts/dev.mjs); docs/deploy.md says which secrets are required and why.
 interface OptionalSecrets {
   /** HS256 key for join tokens; unset means tokens and private rooms are refused. */
   JOIN_SECRET?: string;
