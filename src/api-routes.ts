@@ -104,6 +104,13 @@ api.post(
   }),
   async (c) => {
     const room = roomParam(c);
+    // Whoever mints tokens can be anyone in any room: BROADCAST_TOKEN gets
+    // that power only when the operator asks for it (docs/identity.md).
+    if ((c.env.API_MINTS_JOIN_TOKENS as string) !== "true")
+      fail(
+        403,
+        'minting join tokens through the API is off: set API_MINTS_JOIN_TOKENS = "true" to let holders of BROADCAST_TOKEN mint them, or mint them in your backend with JOIN_SECRET',
+      );
     const secret = c.env.JOIN_SECRET;
     if (!secret) fail(503, "join tokens are disabled: JOIN_SECRET is not configured on the server");
     const { sub, name, ttl } = c.req.valid("json");

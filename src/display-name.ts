@@ -4,6 +4,7 @@
  * pick any name unless a signed join token fixes it.
  */
 import { DEFAULTS } from "./config";
+import { findHiddenChar } from "./hidden-chars";
 import { charCount, hasControlChar, type Parsed } from "./text";
 
 /** The default limit; MAX_NAME_CHARS in the environment overrides it. */
@@ -22,6 +23,9 @@ export function parseDisplayName(
   const name = input.toWellFormed().normalize("NFC").trim();
   if (name === "") return { ok: true, value: null };
   if (hasControlChar(name)) return { ok: false, error: "name contains a control character" };
+  const hidden = findHiddenChar(name);
+  if (hidden)
+    return { ok: false, error: `name contains an invisible formatting character (${hidden})` };
   if (charCount(name) > maxChars)
     return { ok: false, error: `name is longer than ${maxChars} characters` };
   return { ok: true, value: name };

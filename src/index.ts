@@ -9,9 +9,10 @@ import { api } from "./api-routes";
 import { encodeJoin, JOIN_HEADER, type JoinRequest } from "./chat-room";
 import { allowedOrigins, roomConfig } from "./config";
 import { fail, handleError, jsonError } from "./http-errors";
-import { isPrivateRoom, verifyJoinToken, type Identity } from "./join-token";
+import { verifyJoinToken, type Identity } from "./join-token";
 import { originAllowed } from "./origin";
 import { pages } from "./pages";
+import { isPrivateRoom } from "./room-name";
 import { displayName, flagQuery, intQuery, missingRoom, roomParam } from "./request-params";
 
 export { ChatRoom } from "./chat-room";

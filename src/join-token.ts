@@ -6,11 +6,16 @@
  */
 import { sign, verify } from "hono/jwt";
 import { parseDisplayName } from "./display-name";
+import { EVERY_ROOM } from "./room-name";
 import { charCount, hasControlChar } from "./text";
 
-export const PRIVATE_PREFIX = "private-";
 export const MAX_SUB_CHARS = 128;
 export const MAX_TOKEN_TTL_SECONDS = 24 * 60 * 60;
+/**
+ * Clocks of the backend that mints and of Cloudflare's edge disagree a
+ * little: `exp`, `nbf` and `iat` are judged with this much slack, in seconds.
+ */
+export const CLOCK_LEEWAY_SECONDS = 60;
 
 export interface Identity {
   /** The backend's user id (`sub`); also the member id in presence and moderation. */
@@ -21,10 +26,6 @@ export interface Identity {
 export type TokenCheck =
   | { ok: true; identity: Identity }
   | { ok: false; status: 401 | 403 | 503; error: string };
-
-export function isPrivateRoom(room: string): boolean {
-  return room.startsWith(PRIVATE_PREFIX);
-}
 
 function refuse(status: 401 | 403 | 503, error: string): TokenCheck {
   return { ok: false, status, error };
@@ -44,18 +45,19 @@ export async function verifyJoinToken(
     return refuse(503, "join tokens are disabled: JOIN_SECRET is not configured on the server");
   let claims: Record<string, unknown>;
   try {
-    claims = (await verify(token, secret, "HS256")) as Record<string, unknown>;
-  } catch (err) {
-    const expired = (err as Error).name === "JwtTokenExpired";
-    return refuse(
-      401,
-      expired
-        ? "join token has expired: ask for a new one"
-        : "join token is malformed or badly signed",
-    );
+    // Times are checked below, with leeway; hono's checks allow none.
+    claims = (await verify(token, secret, {
+      alg: "HS256",
+      exp: false,
+      nbf: false,
+      iat: false,
+    })) as Record<string, unknown>;
+  } catch {
+    return refuse(401, "join token is malformed or badly signed");
   }
-  const { sub, name, room: scope, exp } = claims;
-  if (typeof exp !== "number") return refuse(401, 'join token has no "exp": tokens must expire');
+  const { sub, name, room: scope, exp, nbf, iat } = claims;
+  const timing = checkTimes(exp, nbf, iat, Date.now() / 1000);
+  if (timing) return refuse(401, timing);
   if (
     typeof sub !== "string" ||
     sub === "" ||
@@ -67,8 +69,8 @@ export async function verifyJoinToken(
       `join token needs a "sub" claim: a user id of 1 to ${MAX_SUB_CHARS} characters`,
     );
   if (typeof scope !== "string")
-    return refuse(401, 'join token needs a "room" claim: a room name or "*"');
-  if (scope !== "*" && scope.normalize("NFC") !== room)
+    return refuse(401, `join token needs a "room" claim: a room name or "${EVERY_ROOM}"`);
+  if (scope !== EVERY_ROOM && scope.normalize("NFC") !== room)
     return refuse(403, "join token is for another room");
   const displayName = parseDisplayName(typeof name === "string" ? name : undefined, maxNameChars);
   if (!displayName.ok) return refuse(401, `join token has an invalid "name": ${displayName.error}`);
@@ -76,6 +78,20 @@ export async function verifyJoinToken(
     ok: true,
     identity: { id: sub, name: displayName.value ?? nameFromSub(sub, maxNameChars) },
   };
+}
+
+const isTime = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/** Why the token's times make it unusable now, with CLOCK_LEEWAY_SECONDS of slack; null if they don't. */
+function checkTimes(exp: unknown, nbf: unknown, iat: unknown, now: number): string | null {
+  if (exp === undefined) return 'join token has no "exp": tokens must expire';
+  if (!isTime(exp) || (nbf !== undefined && !isTime(nbf)) || (iat !== undefined && !isTime(iat)))
+    return 'join token has a malformed "exp", "nbf" or "iat": use seconds since the epoch';
+  if (exp + CLOCK_LEEWAY_SECONDS <= now) return "join token has expired: ask for a new one";
+  const start = Math.max(isTime(nbf) ? nbf : -Infinity, isTime(iat) ? iat : -Infinity);
+  if (start - CLOCK_LEEWAY_SECONDS > now)
+    return `join token is not valid yet: its ${start === nbf ? '"nbf"' : '"iat"'} is ${Math.round(start - now)} s in the future, more than the ${CLOCK_LEEWAY_SECONDS} s allowed for clock drift; check the clock of the server that minted it`;
+  return null;
 }
 
 /** Without a `name` claim the member is shown under their `sub`, by the display-name rule. */

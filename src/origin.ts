@@ -5,8 +5,10 @@
  */
 
 /**
- * True when the upgrade may proceed: no Origin (scripts and CLIs), an Origin
- * on the same host as the request, or one listed in ALLOWED_ORIGINS.
+ * True when the upgrade may proceed: no Origin (scripts and CLIs), the
+ * request's own origin (scheme, host and port: an http:// page may not open
+ * sockets to the https:// service, where a network attacker could have
+ * written it), or one listed in ALLOWED_ORIGINS.
  */
 export function originAllowed(
   origin: string | undefined,
@@ -20,6 +22,6 @@ export function originAllowed(
   } catch {
     return false;
   }
-  if (parsed.host === new URL(requestUrl).host) return true;
+  if (parsed.origin === new URL(requestUrl).origin) return true;
   return allowed.includes(parsed.origin.toLowerCase());
 }

@@ -4,9 +4,61 @@
  * Channels' ASCII-only group names, minus what would be ambiguous in a URL.
  */
 
+import { findHiddenChar } from "./hidden-chars";
 import { charCount, hasControlChar, type Parsed } from "./text";
 
 export const MAX_ROOM_CHARS = 64;
+
+/** Rooms whose name starts with exactly this admit only members with a join token. */
+export const PRIVATE_PREFIX = "private-";
+/** In a join token's `room` claim, every room; never a room itself. */
+export const EVERY_ROOM = "*";
+
+export function isPrivateRoom(room: string): boolean {
+  return room.startsWith(PRIVATE_PREFIX);
+}
+
+/**
+ * Letters from other scripts drawn like the letters of "private", per
+ * Unicode's confusables list (Cyrillic, Greek), after case folding.
+ */
+const LOOKALIKES: Record<string, string> = {
+  "\u0440": "p", // Cyrillic er
+  "\u03c1": "p", // Greek rho
+  "\u0433": "r", // Cyrillic ghe
+  "\u0456": "i", // Cyrillic byelorussian-ukrainian i
+  "\u04cf": "i", // Cyrillic palochka
+  "\u03b9": "i", // Greek iota
+  "\u0475": "v", // Cyrillic izhitsa
+  "\u03bd": "v", // Greek nu
+  "\u1d20": "v", // Latin letter small capital v
+  "\u0430": "a", // Cyrillic a
+  "\u03b1": "a", // Greek alpha
+  "\u0442": "t", // Cyrillic te
+  "\u03c4": "t", // Greek tau
+  "\u0435": "e", // Cyrillic ie
+  "\u03b5": "e", // Greek epsilon
+  "\u02d7": "-", // modifier letter minus
+  "\u30fc": "-", // katakana prolonged sound mark
+  "\u2500": "-", // box drawings light horizontal
+  "\u2501": "-",
+  "\u23af": "-", // horizontal line extension
+};
+
+/**
+ * How a name reads, roughly: compatibility forms folded (fullwidth letters),
+ * accents dropped, case folded, look-alike letters and every dash mapped to
+ * their ASCII twins. Only used to spot imitations, never stored.
+ */
+function skeleton(name: string): string {
+  return name
+    .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
+    .toUpperCase()
+    .toLowerCase()
+    .replace(/\p{Dash}/gu, "-")
+    .replace(/./gu, (ch) => LOOKALIKES[ch] ?? ch);
+}
 
 /** Percent-decodes a raw URL path segment and validates it as a room name. */
 export function parseRoomSegment(raw: string): Parsed<string> {
@@ -34,5 +86,17 @@ export function parseRoomName(name: string): Parsed<string> {
   if (room.trim() !== room) return { ok: false, error: "room name starts or ends with whitespace" };
   // URLs collapse these path segments, so no request could ever reach such a room.
   if (room === "." || room === "..") return { ok: false, error: "room name cannot be '.' or '..'" };
+  const hidden = findHiddenChar(room);
+  if (hidden)
+    return { ok: false, error: `room name contains an invisible formatting character (${hidden})` };
+  // A room named "*" would let a backend that mints tokens for user-chosen
+  // rooms hand out a token for every room.
+  if (room.normalize("NFKC") === EVERY_ROOM)
+    return { ok: false, error: "'*' is not a room name: in join tokens it means every room" };
+  if (!isPrivateRoom(room) && skeleton(room).startsWith(PRIVATE_PREFIX))
+    return {
+      ok: false,
+      error: `room name looks like a private room's but is not one: private rooms start with exactly '${PRIVATE_PREFIX}' (lowercase ASCII)`,
+    };
   return { ok: true, value: room };
 }

@@ -79,7 +79,10 @@ async function refusal(promise: Promise<Joined>): Promise<{ status: number; erro
 describe("join tokens under `npm run dev` with JOIN_SECRET in .dev.vars", () => {
   let server: ProjectCopy;
   before(async () => {
-    server = await startProjectCopy({ devVars: { BROADCAST_TOKEN, JOIN_SECRET } });
+    // API_MINTS_JOIN_TOKENS is "false" in wrangler.toml; .dev.vars overrides it, as documented.
+    server = await startProjectCopy({
+      devVars: { BROADCAST_TOKEN, JOIN_SECRET, API_MINTS_JOIN_TOKENS: "true" },
+    });
   });
   after(() => server?.remove());
 
@@ -101,7 +104,7 @@ describe("join tokens under `npm run dev` with JOIN_SECRET in .dev.vars", () => 
     }
   });
 
-  it("mints a token through the API that opens the private room it names", async () => {
+  it("mints a token through the API (switched on in .dev.vars) that opens the private room it names", async () => {
     const res = await fetch(`${server.url}/api/rooms/private-team/tokens`, {
       method: "POST",
       headers: {

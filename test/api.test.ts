@@ -253,6 +253,10 @@ describe("the WebSocket route", () => {
   it.each([
     ["another site", "https://evil.example"],
     ["a malformed Origin", "null"],
+    // Same host, other scheme: a page served over plain http may have been
+    // written by anyone on the network path.
+    ["the same host over http", ORIGIN.replace("https:", "http:")],
+    ["the same host on another port", `${ORIGIN}:8443`],
   ])("refuses an upgrade from %s (Origin: %s) with 403", async (_what, origin) => {
     const res = await request(wsPath(uniqueRoom()), {
       headers: { Upgrade: "websocket", Origin: origin },

@@ -88,10 +88,40 @@ describe("joining with a signed token", () => {
 
   const cases: [string, (room: string) => Promise<string>, number, RegExp][] = [
     [
-      "expired by one second",
-      (room) => joinToken({ sub: "u", room, exp: now() - 1 }),
+      "expired by more than the 60 s clock leeway",
+      (room) => joinToken({ sub: "u", room, exp: now() - 62 }),
       401,
       /expired/,
+    ],
+    [
+      "not valid before a time beyond the leeway ('nbf')",
+      (room) => joinToken({ sub: "u", room, nbf: now() + 120 }),
+      401,
+      /not valid yet: its "nbf" is 1[12]\d s in the future/,
+    ],
+    [
+      "issued in the future beyond the leeway ('iat')",
+      (room) => joinToken({ sub: "u", room, iat: now() + 300 }),
+      401,
+      /not valid yet: its "iat" is .* check the clock/,
+    ],
+    [
+      "with a string exp",
+      (room) => joinToken({ sub: "u", room, exp: String(now() + 600) }),
+      401,
+      /malformed "exp"/,
+    ],
+    [
+      "with a zero-width space in name",
+      (room) => joinToken({ sub: "u", room, name: "Ali\u200bce" }),
+      401,
+      /"name": .*invisible.*U\+200B/,
+    ],
+    [
+      "with a right-to-left override in name",
+      (room) => joinToken({ sub: "u", room, name: "\u202Eecila" }),
+      401,
+      /"name": .*U\+202E/,
     ],
     ["for another room", () => joinToken({ sub: "u", room: "elsewhere" }), 403, /another room/],
     [
@@ -140,6 +170,34 @@ describe("joining with a signed token", () => {
       expect(res).toEqual({ status, error: expect.stringMatching(error) });
     },
   );
+
+  it("allows 60 s of clock drift either way for exp, nbf and iat", async () => {
+    const room = uniqueRoom();
+    const drifted = [
+      await joinToken({ sub: "late", room, exp: now() - 30 }),
+      await joinToken({ sub: "early", room, nbf: now() + 30, iat: now() + 30 }),
+    ];
+    for (const token of drifted) {
+      const client = await connect(room, `token=${token}&rich=1`);
+      try {
+        await client.untilType("welcome");
+        expect(client.ofType("welcome")[0]!.you.verified).toBe(true);
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  it("refuses a token for room '*' as a room name, and '*' as a room", async () => {
+    const token = await joinToken({ sub: "u", room: "*" });
+    for (const star of ["*", "%2A", "%EF%BC%8A"]) {
+      const res = await request(`/ws/chat/${star}/?token=${token}`, {
+        headers: { Upgrade: "websocket" },
+      });
+      expect({ star, status: res.status }).toEqual({ star, status: 400 });
+      expect(((await res.json()) as { error: string }).error).toMatch(/'\*' is not a room name/);
+    }
+  });
 
   it("refuses tokens when JOIN_SECRET is not configured, never accepting them unchecked", async () => {
     const room = uniqueRoom();
@@ -204,13 +262,37 @@ describe("private rooms", () => {
   });
 });
 
-describe("POST /api/rooms/:room/tokens", () => {
-  it("mints a token that lets the user into the private room", async () => {
-    const room = `private-${crypto.randomUUID()}`;
-    const res = await api(`/rooms/${room}/tokens`, {
+/** POST /api/rooms/:room/tokens on a server whose vars are `vars` (default: the shipped ones). */
+function mint(
+  room: string,
+  json: unknown,
+  vars: Record<string, string | undefined> = { API_MINTS_JOIN_TOKENS: "true" },
+) {
+  return worker.fetch(
+    new Request(`${ORIGIN}/api/rooms/${encodeURIComponent(room)}/tokens`, {
       method: "POST",
-      json: { sub: "u9", name: "Nine", ttl: 120 },
-    });
+      headers: { Authorization: "Bearer test-broadcast-token", "Content-Type": "application/json" },
+      body: JSON.stringify(json),
+    }),
+    { ...env, ...vars },
+  );
+}
+
+describe("POST /api/rooms/:room/tokens", () => {
+  it('is off unless API_MINTS_JOIN_TOKENS is "true": the broadcast token cannot impersonate', async () => {
+    // The test Worker runs with wrangler.toml's vars, as shipped.
+    const shipped = await api(`/rooms/private-team/tokens`, { method: "POST", json: { sub: "u" } });
+    expect(shipped.status).toBe(403);
+    expect(((await shipped.json()) as { error: string }).error).toMatch(/API_MINTS_JOIN_TOKENS/);
+    for (const value of ["false", "", "1", "TRUE"]) {
+      const res = await mint("private-team", { sub: "u" }, { API_MINTS_JOIN_TOKENS: value });
+      expect(res.status).toBe(403);
+    }
+  });
+
+  it("mints a token that lets the user into the private room, when switched on", async () => {
+    const room = `private-${crypto.randomUUID()}`;
+    const res = await mint(room, { sub: "u9", name: "Nine", ttl: 120 });
     expect(res.status).toBe(201);
     const { token, expiresAt } = (await res.json()) as { token: string; expiresAt: string };
     const lifetime = Date.parse(expiresAt) - Date.now();
@@ -223,6 +305,28 @@ describe("POST /api/rooms/:room/tokens", () => {
     } finally {
       client.close();
     }
+    // The token is for that room only.
+    expect(await refusal(`private-${crypto.randomUUID()}`, `token=${token}`)).toMatchObject({
+      status: 403,
+    });
+  });
+
+  it("never mints a token for every room: '*' is not a room, on this route either", async () => {
+    for (const star of ["*", "%2A", "%2a", "%EF%BC%8A"]) {
+      const res = await worker.fetch(
+        new Request(`${ORIGIN}/api/rooms/${star}/tokens`, {
+          method: "POST",
+          headers: {
+            Authorization: "Bearer test-broadcast-token",
+            "Content-Type": "application/json",
+          },
+          body: '{"sub":"u"}',
+        }),
+        { ...env, API_MINTS_JOIN_TOKENS: "true" },
+      );
+      expect({ star, status: res.status }).toEqual({ star, status: 400 });
+      expect(((await res.json()) as { error: string }).error).toMatch(/'\*' is not a room name/);
+    }
   });
 
   it.each([
@@ -230,8 +334,9 @@ describe("POST /api/rooms/:room/tokens", () => {
     [{ sub: "u", ttl: 0 }, /"ttl"/],
     [{ sub: "u", ttl: 86_401 }, /"ttl"/],
     [{ sub: "u", name: "x".repeat(40) }, /name/],
+    [{ sub: "u", name: "ad\u200bmin" }, /invisible/],
   ])("refuses %j with 400", async (json, error) => {
-    const res = await api(`/rooms/${uniqueRoom()}/tokens`, { method: "POST", json });
+    const res = await mint(uniqueRoom(), json);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toMatch(error);
   });
@@ -239,16 +344,10 @@ describe("POST /api/rooms/:room/tokens", () => {
   it("needs the bearer token, and JOIN_SECRET on the server", async () => {
     const anonymous = await request(`/api/rooms/x/tokens`, { method: "POST", body: '{"sub":"u"}' });
     expect(anonymous.status).toBe(401);
-    const res = await worker.fetch(
-      new Request(`${ORIGIN}/api/rooms/x/tokens`, {
-        method: "POST",
-        headers: {
-          Authorization: "Bearer test-broadcast-token",
-          "Content-Type": "application/json",
-        },
-        body: '{"sub":"u"}',
-      }),
-      { ...env, JOIN_SECRET: undefined },
+    const res = await mint(
+      "x",
+      { sub: "u" },
+      { API_MINTS_JOIN_TOKENS: "true", JOIN_SECRET: undefined },
     );
     expect(res.status).toBe(503);
   });

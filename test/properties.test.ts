@@ -159,19 +159,85 @@ const validMessage = fc
 const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 const codePoints = (s: string) => [...s].length;
 
+/** A letter or mark of a script that spells with ZWNJ/ZWJ. */
+const joining = (c: string) =>
+  /\p{sc=Arab}|\p{sc=Syrc}|\p{sc=Nkoo}|\p{sc=Mong}|\p{sc=Adlm}|\p{sc=Rohg}|\p{sc=Deva}|\p{sc=Beng}|\p{sc=Guru}|\p{sc=Gujr}|\p{sc=Orya}|\p{sc=Taml}|\p{sc=Telu}|\p{sc=Knda}|\p{sc=Mlym}|\p{sc=Sinh}|\p{sc=Mymr}|\p{sc=Khmr}/u.test(
+    c,
+  ) && /[\p{L}\p{M}]/u.test(c);
+
+/**
+ * docs/identity.md "Names that cannot hide or imitate": no Cf or
+ * Default_Ignorable_Code_Point character, except ZWNJ/ZWJ between two
+ * letters or marks of a joining script, ZWJ between emoji, and VS15/VS16
+ * after an emoji.
+ */
+function hasHidden(text: string): boolean {
+  const cps = [...text];
+  return cps.some((ch, i) => {
+    if (!/[\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(ch)) return false;
+    const [before, after] = [cps[i - 1] ?? "", cps[i + 1] ?? ""];
+    if ((ch === "\u200c" || ch === "\u200d") && joining(before) && joining(after)) return false;
+    if (
+      ch === "\u200d" &&
+      /\p{ExtPict}|\p{EMod}|\ufe0f/u.test(before) &&
+      /\p{ExtPict}/u.test(after)
+    )
+      return false;
+    if ((ch === "\ufe0e" || ch === "\ufe0f") && /\p{Emoji}/u.test(before)) return false;
+    return true;
+  });
+}
+
+/** docs/identity.md: the table of look-alikes of the letters of "private-". */
+const PRIVATE_LOOKALIKES: Record<string, string> = {
+  р: "p",
+  ρ: "p",
+  г: "r",
+  і: "i",
+  ӏ: "i",
+  ι: "i",
+  ѵ: "v",
+  ν: "v",
+  ᴠ: "v",
+  а: "a",
+  α: "a",
+  т: "t",
+  τ: "t",
+  е: "e",
+  ε: "e",
+  "˗": "-",
+  ー: "-",
+  "─": "-",
+  "━": "-",
+  "⎯": "-",
+};
+
+/** docs/identity.md: a public room may not read as "private-…" once folded. */
+function looksPrivate(room: string): boolean {
+  if (room.startsWith("private-")) return false;
+  const folded = [...room.normalize("NFKD").replace(/\p{M}/gu, "").toUpperCase().toLowerCase()]
+    .map((c) => (/\p{Dash}/u.test(c) ? "-" : (PRIVATE_LOOKALIKES[c] ?? c)))
+    .join("");
+  return folded.startsWith("private-");
+}
+
 /** README: 1 to 64 characters after percent-decoding, NFC, no controls, no '/', no edge whitespace. */
 function roomRule(decoded: string): string | null {
   const room = decoded.normalize("NFC");
   const n = codePoints(room);
   const ok = n >= 1 && n <= MAX_ROOM && !CONTROL.test(room) && !room.includes("/");
-  return ok && room.trim() === room && room !== "." && room !== ".." ? room : null;
+  if (!ok || room.trim() !== room || room === "." || room === "..") return null;
+  if (hasHidden(room) || room.normalize("NFKC") === "*" || looksPrivate(room)) return null;
+  return room;
 }
 
-/** README: trimmed, NFC, at most 32 characters, no controls; blank means "make one up". */
+/** README: trimmed, NFC, at most 32 characters, no controls or hidden characters; blank means "make one up". */
 function nameRule(input: string): { ok: true; name: string | null } | { ok: false } {
   const name = input.toWellFormed().normalize("NFC").trim();
   if (name === "") return { ok: true, name: null };
-  return CONTROL.test(name) || codePoints(name) > MAX_NAME ? { ok: false } : { ok: true, name };
+  return CONTROL.test(name) || hasHidden(name) || codePoints(name) > MAX_NAME
+    ? { ok: false }
+    : { ok: true, name };
 }
 
 /** README: whole numbers only, at most 16 digits, no larger than 2^53 - 1. */
@@ -1039,8 +1105,9 @@ type Claims = { sub?: unknown; name?: unknown; room?: unknown; exp?: unknown; nb
 function tokenRule(claims: Claims, room: string): { status: number; name?: string } {
   const now = Date.now() / 1000;
   const { sub, name, room: scope, exp, nbf } = claims;
-  if (typeof exp !== "number" || exp <= now) return { status: 401 };
-  if (typeof nbf === "number" && nbf > now) return { status: 401 };
+  // docs/identity.md: 60 s of leeway for clock drift.
+  if (typeof exp !== "number" || exp + 60 <= now) return { status: 401 };
+  if (typeof nbf === "number" && nbf - 60 > now) return { status: 401 };
   if (typeof sub !== "string" || sub === "" || codePoints(sub) > 128 || CONTROL.test(sub))
     return { status: 401 };
   if (typeof scope !== "string") return { status: 401 };
@@ -1075,6 +1142,7 @@ const claims = (room: string) =>
       exp: fc.oneof(
         { weight: 4, arbitrary: fc.integer({ min: 60, max: 3600 }).map((d) => now() + d) },
         { weight: 1, arbitrary: fc.integer({ min: 1, max: 3600 }).map((d) => now() - d) },
+        { weight: 1, arbitrary: fc.integer({ min: 55, max: 65 }).map((d) => now() - d) },
         { weight: 1, arbitrary: fc.oneof(fc.constant(String(now() + 600)), notAString) },
       ),
       nbf: fc.integer({ min: -600, max: 600 }).map((d) => now() + d),
@@ -1160,7 +1228,7 @@ describe("join tokens (?token=)", () => {
 // ---------------------------------------------------------------- Origin
 
 describe("the Origin header", () => {
-  it("lets in no Origin and the page's own host, and refuses everything else with a JSON 403", async () => {
+  it("lets in no Origin and the page's own origin, and refuses everything else with a JSON 403", async () => {
     const room = uniqueRoom("origin");
     const host = new URL(ORIGIN).host;
     const origin = fc.oneof(
@@ -1184,7 +1252,7 @@ describe("the Origin header", () => {
         // An empty header counts as no header, like a script that sends none.
         let allowed = o === undefined || o === "";
         try {
-          allowed ||= o !== undefined && new URL(o).host === host;
+          allowed ||= o !== undefined && new URL(o).origin === new URL(ORIGIN).origin;
         } catch {
           // not a URL: refused
         }

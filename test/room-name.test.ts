@@ -32,6 +32,45 @@ describe("room names", () => {
     expect(parseRoomName(name)).toEqual({ ok: false, error: expect.stringMatching(error) });
   });
 
+  it.each([
+    ["*", /'\*' is not a room name/],
+    ["\uff0a", /'\*' is not a room name/], // fullwidth asterisk reads as "*"
+    ["private\u200b-board", /invisible formatting character \(U\+200B\)/],
+    ["lobby\u202e", /U\+202E/], // right-to-left override
+    ["\u2066lobby", /U\+2066/], // left-to-right isolate
+    ["lob\u00adby", /U\+00AD/], // soft hyphen
+    ["\u3164", /U\+3164/], // Hangul filler, drawn as nothing
+    ["lobby\u{e0041}", /U\+E0041/], // tag letter: invisible text
+    ["Private-board", /looks like a private room's/],
+    ["PRIVATE-board", /looks like a private room's/],
+    ["\uff50\uff52\uff49\uff56\uff41\uff54\uff45-board", /looks like a private room's/], // fullwidth
+    ["\u0440rivate-board", /looks like a private room's/], // Cyrillic er
+    ["priv\u0430te-board", /looks like a private room's/], // Cyrillic a
+    ["pr\u0131vate-board", /looks like a private room's/], // dotless i
+    ["pri\u0301vate-board", /looks like a private room's/], // an accent
+    ["private\u2010board", /looks like a private room's/], // Unicode hyphen
+    ["private\u2212board", /looks like a private room's/], // minus sign
+    ["private\u30fcboard", /looks like a private room's/], // katakana long mark
+  ])("refuses %j", (name, error) => {
+    expect(parseRoomName(name)).toEqual({ ok: false, error: expect.stringMatching(error) });
+  });
+
+  it.each([
+    "private-board", // the real prefix: a private room
+    "private board", // reads differently: a public room
+    "privateboard",
+    "my private-board",
+    "a*b",
+    "**",
+    "نامه‌ها", // Persian needs ZWNJ between letters
+    "क्‍ष", // Devanagari: ZWJ after a virama
+    "👩‍💻 devs", // emoji ZWJ sequence
+    "❤️ fans", // emoji presentation selector
+    "#️⃣", // keycap
+  ])("accepts %j", (name) => {
+    expect(parseRoomName(name)).toEqual({ ok: true, value: name.normalize("NFC") });
+  });
+
   it("decodes percent-encoded path segments and refuses broken ones", () => {
     expect(parseRoomSegment("%E6%8A%80%E6%9C%AF%E4%BA%A4%E6%B5%81")).toEqual({
       ok: true,
@@ -57,4 +96,30 @@ describe("display names", () => {
   it.each(["a\u0007", "x".repeat(33), "line\nbreak"])("refuses %j", (input) => {
     expect(parseDisplayName(input).ok).toBe(false);
   });
+
+  it.each([
+    ["Ali\u200bce", "U+200B"], // zero-width space
+    ["Al\u200cice", "U+200C"], // ZWNJ between Latin letters hides nothing useful
+    ["Al\u200dice", "U+200D"],
+    ["\u202eecilA", "U+202E"], // shown reversed as "Alice"
+    ["Alice\u2069", "U+2069"],
+    ["\u200fAlice", "U+200F"],
+    ["Ali\ufeffce", "U+FEFF"], // trimmed at the ends, refused inside
+    ["Ali\u2060ce", "U+2060"], // word joiner
+    ["A\u034flice", "U+034F"], // combining grapheme joiner
+    ["Alice\ufe0f", "U+FE0F"], // emoji selector after a letter
+    ["\u115f", "U+115F"], // Hangul choseong filler: a blank name
+  ])("refuses %j: invisible %s", (input, code) => {
+    expect(parseDisplayName(input)).toEqual({
+      ok: false,
+      error: `name contains an invisible formatting character (${code})`,
+    });
+  });
+
+  it.each(["مهدی‌زاده", "👨‍👩‍👧", "👩🏽‍💻 Ana", "🏳️‍🌈", "☺︎ text style"])(
+    "keeps joiners and selectors where writing needs them: %j",
+    (input) => {
+      expect(parseDisplayName(input)).toEqual({ ok: true, value: input });
+    },
+  );
 });
