@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("chat/<str:room_name>/", views.room, name="room"),
+    path("chat/<str:room_name>/announce/", views.announce, name="announce"),
+    path("hooks/chat/", views.chat_webhook, name="chat-webhook"),
+]
