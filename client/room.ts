@@ -22,7 +22,7 @@ import { parseRoomSegment } from "../src/room-name";
 import { toHex } from "../src/text";
 import { fullTime, hue, initial, shortTime } from "./format";
 import { MessageHistory } from "./history";
-import { checkName, loadName, pageLimit, rememberRoom, saveName } from "./storage";
+import { checkName, guestKey, loadName, pageLimit, rememberRoom, saveName } from "./storage";
 
 /** Consecutive messages from one author within this window share one header. */
 const GROUP_MS = 5 * 60_000;
@@ -41,7 +41,13 @@ const history = new MessageHistory();
 /** The name to join with: the chosen one, or the guest name the room gave us first. */
 let joinName = loadName();
 let me: Member | null = null;
-const members = new Map<string, Member>();
+/**
+ * Who is here, by member key (never by name: a guest may take anyone's
+ * name), with the number of sockets each has open (tabs, devices).
+ */
+const members = new Map<string, { member: Member; sockets: number }>();
+/** Names of verified members seen in this room: a guest using one is flagged. */
+const verifiedNames = new Set<string>();
 let state: ConnectionState = "connecting";
 let attempts = 0;
 /** Whether the current connection attempt ever opened. */
@@ -75,6 +81,7 @@ function joinUrl(): URL {
   url.searchParams.set("batch", "1");
   if (joinName !== null) url.searchParams.set("name", joinName);
   if (joinToken !== null) url.searchParams.set("token", joinToken);
+  else url.searchParams.set("guest", guestKey());
   const since = history.since;
   if (since !== null) url.searchParams.set("since", String(since));
   return url;
@@ -290,29 +297,73 @@ function handleFrame(frame: ServerFrame): void {
   showEmpty();
 }
 
+/**
+ * One key per person: verified members by the backend's id, guests by the
+ * room's; the flag keeps a guest id from ever matching a verified one.
+ */
+function memberKey(m: { id: string; verified: boolean }): string {
+  return `${m.verified ? "verified" : "guest"}:${m.id}`;
+}
+
+/** A message's author as a member key; API messages have no member, only a name. */
+function authorKey(m: ChatMessage): string {
+  return m.memberId === undefined
+    ? `api:${m.user}`
+    : memberKey({ id: m.memberId, verified: m.verified === true });
+}
+
+function isMine(m: ChatMessage): boolean {
+  return me !== null && authorKey(m) === memberKey(me);
+}
+
+function memberJoined(m: Member): void {
+  const entry = members.get(memberKey(m));
+  if (entry) entry.sockets++;
+  else members.set(memberKey(m), { member: m, sockets: 1 });
+}
+
+/** Notes a verified name; true if it is new (guests using it must be flagged). */
+function noteVerified(m: { name: string; verified: boolean }): boolean {
+  if (!m.verified || verifiedNames.has(m.name)) return false;
+  verifiedNames.add(m.name);
+  return true;
+}
+
 function handle(view: Ui, frame: ServerFrame): void {
   switch (frame.type) {
     case "welcome":
       me = frame.you;
       joinName ??= frame.you.name;
       members.clear();
-      for (const m of frame.members) members.set(m.id, m);
+      for (const m of frame.members) {
+        memberJoined(m);
+        noteVerified(m);
+      }
       history.welcome(frame.lastId);
       if (!history.caughtUp) view.log.setAttribute("aria-busy", "true");
       state = "live";
       view.renderMembers();
+      view.flagNamesakes();
       update();
       break;
     case "join":
-      members.set(frame.member.id, frame.member);
+      memberJoined(frame.member);
+      if (noteVerified(frame.member)) view.flagNamesakes();
       view.renderMembers();
       break;
-    case "leave":
-      members.delete(frame.member.id);
+    case "leave": {
+      const key = memberKey(frame.member);
+      const entry = members.get(key);
+      if (entry && --entry.sockets <= 0) members.delete(key);
       view.renderMembers();
       break;
+    }
     case "chat":
       if (frame.clientId !== undefined) unacked.delete(frame.clientId);
+      if (noteVerified({ name: frame.user, verified: frame.verified === true })) {
+        view.flagNamesakes();
+        view.renderMembers();
+      }
       if (history.add(frame)) view.addMessage(frame);
       if (history.caughtUp) view.log.removeAttribute("aria-busy");
       break;
@@ -400,19 +451,23 @@ class Ui {
 
   /** Inserts a message in id order; text goes in as text, never as HTML. */
   addMessage(m: ChatMessage): void {
-    const stick = this.#nearBottom() || m.user === me?.name;
+    const mine = isMine(m);
+    const stick = this.#nearBottom() || mine;
     const li = document.createElement("li");
     li.className = "msg";
     li.dataset.id = String(m.id);
     li.dataset.user = m.user;
+    li.dataset.author = authorKey(m);
     li.dataset.ts = String(m.ts);
-    if (me && m.user === me.name) li.classList.add("mine");
+    li.classList.toggle("mine", mine);
+    li.classList.toggle("verified", m.verified === true);
 
     const avatar = document.createElement("span");
     avatar.className = "avatar";
     avatar.setAttribute("aria-hidden", "true");
     avatar.textContent = initial(m.user);
-    avatar.style.setProperty("--hue", String(hue(m.user)));
+    // Coloured by who, not by name: a namesake gets another colour.
+    avatar.style.setProperty("--hue", String(hue(authorKey(m))));
 
     const meta = document.createElement("div");
     meta.className = "meta";
@@ -423,7 +478,10 @@ class Ui {
     time.dateTime = new Date(m.ts).toISOString();
     time.title = fullTime(m.ts);
     time.textContent = shortTime(m.ts);
-    meta.append(author, " ", time);
+    meta.append(author, " ");
+    if (m.verified) meta.append(verifiedBadge(), " ");
+    else if (m.memberId !== undefined) meta.append(namesakeTag(verifiedNames.has(m.user)), " ");
+    meta.append(time);
 
     const text = document.createElement("p");
     text.className = "text";
@@ -459,12 +517,24 @@ class Ui {
     this.log.append(li);
   }
 
+  /**
+   * Shows "not verified" beside every guest message whose author's name is
+   * also a verified member's: on the page they would otherwise look alike.
+   */
+  flagNamesakes(): void {
+    for (const li of this.log.querySelectorAll<HTMLElement>("li.msg:not(.verified)")) {
+      const tag = li.querySelector<HTMLElement>(".namesake");
+      if (tag) tag.hidden = !verifiedNames.has(li.dataset.user ?? "");
+    }
+  }
+
   /** Hides the author line of a message that continues the previous one's thread. */
   #group(li: HTMLElement): void {
     const prev = li.previousElementSibling as HTMLElement | null;
+    // By author, not name: a namesake's message never reads as a continuation.
     const cont =
       prev?.classList.contains("msg") === true &&
-      prev.dataset.user === li.dataset.user &&
+      prev.dataset.author === li.dataset.author &&
       Number(li.dataset.ts) - Number(prev.dataset.ts) < GROUP_MS;
     li.classList.toggle("cont", cont);
   }
@@ -501,28 +571,34 @@ class Ui {
   }
 
   renderMembers(): void {
-    // One entry per name: the same person in two tabs is still one person here.
-    const counts = new Map<string, number>();
-    for (const m of members.values()) counts.set(m.name, (counts.get(m.name) ?? 0) + 1);
-    const names = [...counts.keys()].toSorted((a, b) => {
-      if (a === me?.name) return -1;
-      if (b === me?.name) return 1;
-      return a.localeCompare(b);
+    // One entry per member id: the same person in two tabs is one person,
+    // two people with one name are two.
+    const myKey = me ? memberKey(me) : null;
+    const entries = [...members.entries()].toSorted(([ka, a], [kb, b]) => {
+      if (ka === myKey) return -1;
+      if (kb === myKey) return 1;
+      return (
+        a.member.name.localeCompare(b.member.name) ||
+        Number(b.member.verified) - Number(a.member.verified)
+      );
     });
-    const items = names.map((name) => {
+    const items = entries.map(([key, { member, sockets }]) => {
       const li = document.createElement("li");
+      li.dataset.member = key;
+      li.classList.toggle("verified", member.verified);
       const avatar = document.createElement("span");
       avatar.className = "avatar small";
       avatar.setAttribute("aria-hidden", "true");
-      avatar.textContent = initial(name);
-      avatar.style.setProperty("--hue", String(hue(name)));
+      avatar.textContent = initial(member.name);
+      avatar.style.setProperty("--hue", String(hue(key)));
       const label = document.createElement("span");
       label.className = "member-name";
-      label.textContent = name;
+      label.textContent = member.name;
       li.append(avatar, label);
-      const n = counts.get(name)!;
-      if (n > 1) li.append(` ×${n}`);
-      if (name === me?.name) {
+      if (member.verified) li.append(verifiedBadge());
+      else if (verifiedNames.has(member.name)) li.append(namesakeTag(true));
+      if (sockets > 1) li.append(` ×${sockets}`);
+      if (key === myKey) {
         const you = document.createElement("span");
         you.className = "you";
         you.textContent = " (you)";
@@ -531,8 +607,27 @@ class Ui {
       return li;
     });
     this.#memberList.replaceChildren(...items);
-    this.#memberCount.textContent = String(names.length);
+    this.#memberCount.textContent = String(entries.length);
   }
+}
+
+/** The mark of a member the site vouched for with a join token. */
+function verifiedBadge(): HTMLElement {
+  const badge = document.createElement("span");
+  badge.className = "badge verified-badge";
+  badge.title = "Verified: this member signed in through the site";
+  badge.textContent = "✓ verified";
+  return badge;
+}
+
+/** The warning beside a guest who uses a verified member's name. */
+function namesakeTag(shown: boolean): HTMLElement {
+  const tag = document.createElement("span");
+  tag.className = "badge namesake";
+  tag.title = "A guest using the name of a verified member: not the same person";
+  tag.textContent = "not verified";
+  tag.hidden = !shown;
+  return tag;
 }
 
 function byId<T extends HTMLElement>(id: string): T {

@@ -8,6 +8,7 @@ import { MAX_NAME_CHARS, parseDisplayName } from "../src/display-name";
 import { parseRoomName } from "../src/room-name";
 
 const NAME_KEY = "chat.displayName";
+const GUEST_KEY = "chat.guestKey";
 const RECENT_KEY = "chat.recentRooms";
 export const MAX_RECENT_ROOMS = 8;
 
@@ -54,6 +55,21 @@ export function loadName(): string | null {
 
 export function saveName(name: string | null): void {
   write(NAME_KEY, name);
+}
+
+/**
+ * This browser's guest key (`?guest=`): made once, kept. The room derives a
+ * member id from it, so this browser's messages stay its own after a reload.
+ * Without storage, a key for this page only.
+ */
+export function guestKey(): string {
+  const kept = read(GUEST_KEY);
+  if (kept !== null && /^[A-Za-z0-9_-]{16,128}$/.test(kept)) return kept;
+  const key = Array.from(crypto.getRandomValues(new Uint8Array(18)), (b) =>
+    b.toString(16).padStart(2, "0"),
+  ).join("");
+  write(GUEST_KEY, key);
+  return key;
 }
 
 export function loadRecentRooms(): RecentRoom[] {

@@ -33,6 +33,8 @@ import {
 export interface JoinRequest {
   /** Self-chosen `?name=`; ignored when a join token gives an identity. */
   name: string | null;
+  /** A guest's member id derived from its `?guest=` key; null: a fresh one per connection. */
+  guestId: string | null;
   /** From a verified join token: fixes the member's id and name. */
   identity: Identity | null;
   /** Opted in to presence and other rich frames. */
@@ -164,7 +166,7 @@ export class ChatRoom extends DurableObject<Env> {
     const { 0: client, 1: server } = new WebSocketPair();
     const member: Member = join.identity
       ? { ...join.identity, verified: true }
-      : { id: newConnectionId(), name: join.name ?? guestName(), verified: false };
+      : { id: join.guestId ?? newConnectionId(), name: join.name ?? guestName(), verified: false };
     const attachment: Attachment = { ...member, rich: join.rich, batch: join.batch };
     // Pending batched frames hold messages the joiner's history will carry:
     // send them to the others first, so nobody gets one twice.
@@ -212,7 +214,7 @@ export class ChatRoom extends DurableObject<Env> {
       );
       return this.#send(ws, clientId === undefined ? limited : { ...limited, clientId });
     }
-    this.#publish(session.name, parsed.message, session.verified, clientId, ws);
+    this.#publish(session, parsed.message, clientId, ws);
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
@@ -335,14 +337,9 @@ export class ChatRoom extends DurableObject<Env> {
     return { messages, lastId: this.#store.lastId, oldestId: this.#store.oldestId() };
   }
 
-  #publish(
-    user: string,
-    text: string,
-    verified: boolean,
-    clientId: string | undefined,
-    sender: WebSocket,
-  ): void {
-    this.#deliver(this.#store.append(user, text, Date.now(), verified, clientId), sender);
+  #publish(author: Member, text: string, clientId: string | undefined, sender: WebSocket): void {
+    const { name, verified, id } = author;
+    this.#deliver(this.#store.append(name, text, Date.now(), verified, clientId, id), sender);
   }
 
   /** Runs `fn` in one storage transaction; on failure the in-memory last id follows the rollback. */

@@ -8,6 +8,7 @@ import { Hono, type Context } from "hono";
 import { api } from "./api-routes";
 import { encodeJoin, JOIN_HEADER, type JoinRequest } from "./chat-room";
 import { allowedOrigins, roomConfig } from "./config";
+import { guestIdFor } from "./guest-key";
 import { fail, handleError, jsonError } from "./http-errors";
 import { verifyJoinToken, type Identity } from "./join-token";
 import { originAllowed } from "./origin";
@@ -30,8 +31,11 @@ const joinRoom = async (c: Context<{ Bindings: Env }>) => {
   const room = roomParam(c);
   if (!originAllowed(c.req.header("Origin"), c.req.url, allowedOrigins(c.env)))
     fail(403, "origin not allowed: add it to ALLOWED_ORIGINS to open sockets from that site");
+  const guest = await guestIdFor(c.req.query("guest"));
+  if (!guest.ok) fail(400, `invalid guest: ${guest.error}`);
   const join: JoinRequest = {
     name: displayName(c.req.query("name"), "name", roomConfig(c.env).maxNameChars),
+    guestId: guest.value,
     identity: await identity(c, room),
     rich: flagQuery(c, "rich"),
     batch: flagQuery(c, "batch"),

@@ -13,20 +13,23 @@ type Row = {
   ts: number;
   verified: number;
   client_id: string | null;
+  member_id: string | null;
 };
 
-const SELECT = "SELECT id, user, message, ts, verified, client_id FROM messages";
+const SELECT = "SELECT id, user, message, ts, verified, client_id, member_id FROM messages";
 
-function toMessage({ verified, client_id, ...fields }: Row): ChatMessage {
+function toMessage({ verified, client_id, member_id, ...fields }: Row): ChatMessage {
   const message: ChatMessage = fields;
   if (verified) message.verified = true;
   if (client_id !== null) message.clientId = client_id;
+  if (member_id !== null) message.memberId = member_id;
   return message;
 }
 
 const ADDED_COLUMNS: [string, string][] = [
   ["verified", "INTEGER NOT NULL DEFAULT 0"],
   ["client_id", "TEXT"],
+  ["member_id", "TEXT"],
 ];
 
 export class MessageStore {
@@ -75,7 +78,8 @@ export class MessageStore {
   /**
    * Stores a message under the next id and drops what falls out of the
    * window. With a `clientId` the room has kept already, stores nothing and
-   * returns that message with `duplicate` set.
+   * returns that message with `duplicate` set. `memberId` is the author's
+   * member id; none for messages from the API.
    */
   append(
     user: string,
@@ -83,17 +87,19 @@ export class MessageStore {
     ts: number,
     verified: boolean,
     clientId?: string,
+    memberId?: string,
   ): ChatMessage & { duplicate?: true } {
     const id = this.#lastId + 1;
     const inserted = this.#sql
       .exec(
-        "INSERT INTO messages (id, user, message, ts, verified, client_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+        "INSERT INTO messages (id, user, message, ts, verified, client_id, member_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
         id,
         user,
         message,
         ts,
         verified ? 1 : 0,
         clientId ?? null,
+        memberId ?? null,
       )
       .toArray();
     if (inserted.length === 0) {
@@ -108,6 +114,7 @@ export class MessageStore {
     const stored: ChatMessage = { id, user, message, ts };
     if (verified) stored.verified = true;
     if (clientId !== undefined) stored.clientId = clientId;
+    if (memberId !== undefined) stored.memberId = memberId;
     return stored;
   }
 

@@ -20,6 +20,12 @@ export interface ChatMessage {
   ts: number;
   /** Present (true) only when the author joined with a signed join token. */
   verified?: true;
+  /**
+   * The author's member id (the `id` in presence frames), so clients tell
+   * people apart by id, never by name. Absent for messages injected over the
+   * API, and for messages stored before member ids were recorded.
+   */
+  memberId?: string;
   /** The sender's own id for the message, when it gave one: its receipt. */
   clientId?: string;
 }
