@@ -98,6 +98,7 @@ async function waitForMemberCount(page: Page, n: number): Promise<void> {
 }
 
 const byText = (list: Seen[], text: string) => list.find((m) => m.text === text);
+const sortByVerified = (l: Listed[]) => l.toSorted((a, b) => +b.verified - +a.verified);
 
 describe("a verified member and a guest with the same name", () => {
   it("each page shows who is who: verified mark, 'mine' by id, the guest flagged", async () => {
@@ -150,7 +151,6 @@ describe("a verified member and a guest with the same name", () => {
     });
 
     // Two entries named Alice, told apart; "(you)" on the right one.
-    const sortByVerified = (l: Listed[]) => l.toSorted((a, b) => +b.verified - +a.verified);
     assert.deepEqual(sortByVerified(await memberList(alice)), [
       { name: "Alice", you: true, verified: true, flagged: false },
       { name: "Alice", you: false, verified: false, flagged: true },
