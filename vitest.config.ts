@@ -7,33 +7,60 @@ import {
   TEST_JOIN_SECRET,
   TEST_MAX_ROOM_CONNECTIONS,
   TEST_TOKEN,
+  TEST_WEBHOOK_KEY,
+  TEST_WEBHOOK_SECRET,
+  TEST_WEBHOOK_URL,
 } from "./test/test-env.ts";
 
-export default defineConfig({
-  plugins: [
-    cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        // Small limits so trimming and rate limiting are quick to exercise.
-        bindings: {
-          BROADCAST_TOKEN: TEST_TOKEN,
-          JOIN_SECRET: TEST_JOIN_SECRET,
-          HISTORY_LIMIT: String(TEST_HISTORY_LIMIT),
-          HISTORY_ON_JOIN: String(TEST_HISTORY_ON_JOIN),
-          MAX_ROOM_CONNECTIONS: String(TEST_MAX_ROOM_CONNECTIONS),
-        },
-        ratelimits: {
-          API_RATE_LIMITER: {
-            namespace_id: "1001",
-            simple: { limit: TEST_API_RATE_LIMIT, period: 10 },
-          },
+const WEBHOOK_TESTS = "test/webhooks.test.ts";
+
+/** The Worker as wrangler.toml describes it, with test secrets and small limits. */
+function worker(extra: Record<string, string> = {}) {
+  return cloudflareTest({
+    wrangler: { configPath: "./wrangler.toml" },
+    miniflare: {
+      // Small limits so trimming and rate limiting are quick to exercise.
+      bindings: {
+        BROADCAST_TOKEN: TEST_TOKEN,
+        JOIN_SECRET: TEST_JOIN_SECRET,
+        HISTORY_LIMIT: String(TEST_HISTORY_LIMIT),
+        HISTORY_ON_JOIN: String(TEST_HISTORY_ON_JOIN),
+        MAX_ROOM_CONNECTIONS: String(TEST_MAX_ROOM_CONNECTIONS),
+        ...extra,
+      },
+      ratelimits: {
+        API_RATE_LIMITER: {
+          namespace_id: "1001",
+          simple: { limit: TEST_API_RATE_LIMIT, period: 10 },
         },
       },
-    }),
-  ],
+    },
+  });
+}
+
+// Two Workers: with webhooks on, every room in every test would post them,
+// so only the webhook tests get a WEBHOOK_URL.
+export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     // The rooms' one-line JSON logs (src/log.ts) are for production, not test output.
     onConsoleLog: (log) => !log.startsWith('{"event":'),
+    projects: [
+      {
+        extends: true,
+        plugins: [worker()],
+        test: { name: "rooms", include: ["test/**/*.test.ts"], exclude: [WEBHOOK_TESTS] },
+      },
+      {
+        extends: true,
+        plugins: [
+          worker({
+            WEBHOOK_URL: TEST_WEBHOOK_URL,
+            WEBHOOK_KEY: TEST_WEBHOOK_KEY,
+            WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+          }),
+        ],
+        test: { name: "webhooks", include: [WEBHOOK_TESTS] },
+      },
+    ],
   },
 });

@@ -13,6 +13,8 @@ import type { Identity } from "./join-token";
 import { logger, type Log } from "./log";
 import { MessageStore } from "./message-store";
 import { closeQuietly, trySend } from "./sockets";
+import { RoomWebhooks, webhookSettings } from "./room-webhooks";
+import { scheduleAlarm } from "./alarm-schedule";
 import { toHex } from "./text";
 import {
   CLOSE_BANNED,
@@ -115,6 +117,8 @@ export class ChatRoom extends DurableObject<Env> {
   /** The name this object was created with (`idFromName`). */
   #room: string;
   #log: Log;
+  /** Occupancy and membership webhooks; null when WEBHOOK_URL is unset. */
+  #webhooks: RoomWebhooks | null = null;
   /** Cache of the accepted sockets' attachments; rebuilt after hibernation. */
   #sessions = new Map<WebSocket, Session>();
   /** Sessions that take batched frames, and the chat frames waiting for them. */
@@ -136,6 +140,15 @@ export class ChatRoom extends DurableObject<Env> {
     for (const ws of ctx.getWebSockets()) {
       const attachment = ws.deserializeAttachment() as Attachment | null;
       if (attachment) this.#addSession(ws, attachment);
+    }
+    const webhooks = webhookSettings(env);
+    if (!webhooks.ok) this.#log("error", { room: this.#room, error: webhooks.error });
+    else if (webhooks.value) {
+      this.#webhooks = new RoomWebhooks(ctx.storage, this.#room, webhooks.value, this.#log);
+      this.#webhooks.reconcile(
+        [...this.#sessions.values()].map((s) => s.id),
+        Date.now(),
+      );
     }
   }
 
@@ -196,6 +209,7 @@ export class ChatRoom extends DurableObject<Env> {
     for (let i = 0; i < history.length; i += perFrame)
       trySend(server, history.slice(i, i + perFrame).join("\n"));
     this.#addSession(server, attachment);
+    this.#webhooks?.joined(member.id, Date.now());
     this.#broadcastRich({ type: "join", member, count: this.#sessions.size }, server);
     this.#log("connect", { room: this.#room, member: member.id, members: this.#sessions.size });
     return new Response(null, { status: 101, webSocket: client });
@@ -230,6 +244,12 @@ export class ChatRoom extends DurableObject<Env> {
 
   override webSocketError(ws: WebSocket): void {
     this.#leave(ws);
+  }
+
+  /** The room's one alarm: each feature does its due work and asks for its next time. */
+  override async alarm(): Promise<void> {
+    const next = await this.#webhooks?.runDue(Date.now());
+    if (typeof next === "number") await scheduleAlarm(this.ctx.storage, next);
   }
 
   /**
@@ -447,6 +467,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (!session) return;
     this.#sessions.delete(ws);
     if (session.batch) this.#batchSessions--;
+    this.#webhooks?.left(session.id, Date.now());
     this.#log("disconnect", { room: this.#room, member: session.id, members: this.#sessions.size });
     this.#broadcastRich({ type: "leave", member: toMember(session), count: this.#sessions.size });
   }

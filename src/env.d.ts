@@ -5,6 +5,8 @@
 interface OptionalSecrets {
   /** HS256 key for join tokens; unset means tokens and private rooms are refused. */
   JOIN_SECRET?: string;
+  /** HMAC-SHA256 key for webhook signatures; webhooks stay off without it. */
+  WEBHOOK_SECRET?: string;
 }
 interface Env extends OptionalSecrets {}
 declare namespace Cloudflare {

@@ -4,7 +4,15 @@
  * ids and counts only: never tokens, message text or display names.
  */
 
-export type LogEvent = "connect" | "disconnect" | "inject" | "moderate" | "refused" | "error";
+export type LogEvent =
+  | "connect"
+  | "disconnect"
+  | "inject"
+  | "moderate"
+  | "refused"
+  | "webhook"
+  | "webhook_retry"
+  | "error";
 export type LogFields = Record<string, string | number | boolean | null>;
 export type Log = (event: LogEvent, fields: LogFields) => void;
 
@@ -14,6 +22,8 @@ const SEVERITY: Record<LogEvent, number> = {
   inject: 0,
   moderate: 1,
   refused: 1,
+  webhook: 0,
+  webhook_retry: 1,
   error: 2,
 };
 const THRESHOLD: Record<string, number> = { info: 0, warn: 1, error: 2 };

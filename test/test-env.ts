@@ -7,3 +7,7 @@ export const TEST_MAX_ROOM_CONNECTIONS = 1001;
 /** API requests per address per 10 s in tests (3,000 in wrangler.toml). */
 export const TEST_API_RATE_LIMIT = 50;
 export const TEST_JOIN_SECRET = "test-join-secret-not-the-broadcast-token";
+/** Webhooks are on only in the "webhooks" vitest project (test/webhooks.test.ts). */
+export const TEST_WEBHOOK_URL = "https://hooks.test/chat";
+export const TEST_WEBHOOK_KEY = "test-webhook-key";
+export const TEST_WEBHOOK_SECRET = "test-webhook-secret";
