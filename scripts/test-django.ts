@@ -6,15 +6,23 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
-import { PROJECT_ROOT, startProjectCopy } from "./dev-server.ts";
+import { freePort, PROJECT_ROOT, startProjectCopy } from "./dev-server.ts";
 
 const PYTHON = process.env.DJANGO_PYTHON ?? "/usr/bin/python3";
 const DJANGO_DIR = resolve(PROJECT_ROOT, "integrations/django");
 
 const broadcastToken = randomBytes(24).toString("base64url");
 const joinSecret = randomBytes(24).toString("base64url");
+// The rooms' webhooks go to the example site's view, served by the tests'
+// LiveServerTestCase on this port.
+const livePort = await freePort();
+const webhooks = {
+  WEBHOOK_URL: `http://127.0.0.1:${livePort}/hooks/chat/`,
+  WEBHOOK_KEY: "django-tests",
+  WEBHOOK_SECRET: randomBytes(24).toString("base64url"),
+};
 const server = await startProjectCopy({
-  devVars: { BROADCAST_TOKEN: broadcastToken, JOIN_SECRET: joinSecret },
+  devVars: { BROADCAST_TOKEN: broadcastToken, JOIN_SECRET: joinSecret, ...webhooks },
 });
 let code: number | null = 1;
 try {
@@ -31,6 +39,9 @@ try {
           CHAT_URL: server.url,
           BROADCAST_TOKEN: broadcastToken,
           JOIN_SECRET: joinSecret,
+          WEBHOOK_KEY: webhooks.WEBHOOK_KEY,
+          WEBHOOK_SECRET: webhooks.WEBHOOK_SECRET,
+          DJANGO_LIVE_PORT: String(livePort),
         },
       },
     );

@@ -17,6 +17,8 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memor
 ROOT_URLCONF = "example.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 ALLOWED_HOSTS = ["testserver"]
+# LiveServerTestCase serves static files from STATIC_URL and fails without one.
+STATIC_URL = "/static/"
 
 # Exactly what the docs tell a site to write: url and token from CHAT_URL
 # and BROADCAST_TOKEN in the environment.

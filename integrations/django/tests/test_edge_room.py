@@ -5,13 +5,14 @@ and secrets come from CHAT_URL, BROADCAST_TOKEN and JOIN_SECRET.
 """
 
 import os
+import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
-from django.test import SimpleTestCase, TestCase
+from django.test import LiveServerTestCase, SimpleTestCase, TestCase
 
 from edge_chat.tokens import mint_join_token
 
@@ -110,3 +111,37 @@ class PrivateRoomTests(TestCase):
         self.assertEqual(response.status_code, 204)
         frame = ws.wait_for(is_chat("meeting at 3"), "the announcement")
         self.assertEqual(frame["user"], "grace")
+
+
+class WebhookTests(LiveServerTestCase):
+    """The example site's webhook view, live, receiving the rooms' webhooks.
+
+    `npm run test:django` points the chat service's WEBHOOK_URL at this
+    server's port (DJANGO_LIVE_PORT) and gives both sides WEBHOOK_KEY and
+    WEBHOOK_SECRET.
+    """
+
+    host = "127.0.0.1"
+    port = int(os.environ.get("DJANGO_LIVE_PORT", "0"))
+
+    def wait_until(self, what, check, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out waiting for " + what)
+            time.sleep(0.05)
+
+    def test_the_site_learns_who_is_in_a_room_from_signed_webhooks(self):
+        from example.views import OCCUPANCY
+
+        if not self.port:
+            raise AssertionError("DJANGO_LIVE_PORT is not set: run with `npm run test:django`")
+        user = User.objects.create_user("ada")
+        room = "private-%s" % uuid.uuid4().hex[:12]
+        ws = connect(room, "token=" + mint_join_token(user, room))
+        try:
+            self.wait_until("member_added", lambda: OCCUPANCY.get(room) == {str(user.pk)})
+        finally:
+            ws.close()
+        # After the leave's grace period: member_removed, then channel_vacated.
+        self.wait_until("channel_vacated", lambda: room not in OCCUPANCY)
