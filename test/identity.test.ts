@@ -213,6 +213,26 @@ describe("joining with a signed token", () => {
   });
 });
 
+describe("'*', the tokens' every-room, is not a room", () => {
+  const auth = { Authorization: "Bearer test-broadcast-token", "Content-Type": "application/json" };
+  it.each([
+    ["the socket route", "GET", "/ws/chat/%2A/", { Upgrade: "websocket" }],
+    ["the room page", "GET", "/chat/%2A/", {}],
+    ["stats", "GET", "/api/rooms/%2A", auth],
+    ["history", "GET", "/api/rooms/%2A/messages", auth],
+    ["inject", "POST", "/api/rooms/%2A/messages", auth],
+    ["members", "GET", "/api/rooms/%2A/members", auth],
+    ["moderation", "DELETE", "/api/rooms/%2A/members/u", auth],
+    ["tokens", "POST", "/api/rooms/*/tokens", auth],
+  ])("on %s: 400", async (_what, method, path, headers) => {
+    const body = method === "POST" ? '{"message":"hi","sub":"u"}' : undefined;
+    const res = await request(path, { method, headers, body });
+    expect(res.status).toBe(400);
+    // The page is HTML, where the quotes are escaped.
+    expect(await res.text()).toMatch(/\*(&#39;|')? is not a room name/);
+  });
+});
+
 describe("private rooms", () => {
   it("lets in only sockets with a token for the room", async () => {
     const room = `private-${crypto.randomUUID()}`;

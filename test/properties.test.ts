@@ -108,6 +108,14 @@ const TRICKY = [
   "9",
   "-",
   "_",
+  "*",
+  "\uff0a",
+  "private-",
+  "Private-",
+  "\u0440rivate-",
+  "\u200d",
+  "\ufe0f",
+  "\u3164",
   ...WHITESPACE,
 ];
 
