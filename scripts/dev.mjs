@@ -50,7 +50,8 @@ const wrangler = spawn(
   ["dev", "--config", generated, ...process.argv.slice(2)],
   { cwd: root, stdio: "inherit" },
 );
-// Ctrl-C reaches wrangler directly (same process group); wait for it to finish.
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"])
-  process.on(signal, () => wrangler.kill(signal));
+// Ctrl-C reaches wrangler directly (same process group): stay until it has
+// shut down. Signals sent to this process alone are passed on.
+process.on("SIGINT", () => {});
+for (const signal of ["SIGTERM", "SIGHUP"]) process.on(signal, () => wrangler.kill(signal));
 wrangler.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
