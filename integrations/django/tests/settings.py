@@ -1,25 +1,10 @@
-"""The smallest Django project the tests need; the chat service comes from the environment."""
+"""The example site's settings, with a throwaway database; the chat service comes from the environment."""
 
-SECRET_KEY = "tests-only-not-secret"
+from example.settings import *  # noqa: F401,F403 - the site under test, as it ships
+
 DEBUG = False
-USE_TZ = True
-INSTALLED_APPS = [
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "channels",
-]
-MIDDLEWARE = [
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
-ROOT_URLCONF = "example.urls"
-DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-ALLOWED_HOSTS = ["testserver"]
-# LiveServerTestCase serves static files from STATIC_URL and fails without one.
-STATIC_URL = "/static/"
+ALLOWED_HOSTS = ["testserver", "127.0.0.1"]
 
-# Exactly what the docs tell a site to write: url and token from CHAT_URL
-# and BROADCAST_TOKEN in the environment.
-CHANNEL_LAYERS = {"default": {"BACKEND": "edge_chat.layers.EdgeChannelLayer"}}
+# CHANNEL_LAYERS is the example's, i.e. exactly what the docs tell a site to
+# write: url and token from CHAT_URL and BROADCAST_TOKEN in the environment.
