@@ -18,6 +18,7 @@ import {
   type Member,
   type ServerFrame,
 } from "../src/protocol";
+import { skeleton } from "../src/lookalike";
 import { parseRoomSegment } from "../src/room-name";
 import { toHex } from "../src/text";
 import { fullTime, hue, initial, shortTime } from "./format";
@@ -46,8 +47,15 @@ let me: Member | null = null;
  * name), with the number of sockets each has open (tabs, devices).
  */
 const members = new Map<string, { member: Member; sockets: number }>();
-/** Names of verified members seen in this room: a guest using one is flagged. */
-const verifiedNames = new Set<string>();
+/**
+ * How the names of verified members seen in this room read (their
+ * look-alike skeletons): a guest whose name reads the same is flagged.
+ */
+const verifiedLooks = new Set<string>();
+
+function readsAsVerified(name: string): boolean {
+  return verifiedLooks.has(skeleton(name));
+}
 let state: ConnectionState = "connecting";
 let attempts = 0;
 /** Whether the current connection attempt ever opened. */
@@ -324,8 +332,8 @@ function memberJoined(m: Member): void {
 
 /** Notes a verified name; true if it is new (guests using it must be flagged). */
 function noteVerified(m: { name: string; verified: boolean }): boolean {
-  if (!m.verified || verifiedNames.has(m.name)) return false;
-  verifiedNames.add(m.name);
+  if (!m.verified || readsAsVerified(m.name)) return false;
+  verifiedLooks.add(skeleton(m.name));
   return true;
 }
 
@@ -480,7 +488,7 @@ class Ui {
     time.textContent = shortTime(m.ts);
     meta.append(author, " ");
     if (m.verified) meta.append(verifiedBadge(), " ");
-    else if (m.memberId !== undefined) meta.append(namesakeTag(verifiedNames.has(m.user)), " ");
+    else if (m.memberId !== undefined) meta.append(namesakeTag(readsAsVerified(m.user)), " ");
     meta.append(time);
 
     const text = document.createElement("p");
@@ -518,13 +526,14 @@ class Ui {
   }
 
   /**
-   * Shows "not verified" beside every guest message whose author's name is
-   * also a verified member's: on the page they would otherwise look alike.
+   * Shows "not verified" beside every guest message whose author's name
+   * reads as a verified member's (the same, or a look-alike such as "AIice"
+   * or a Cyrillic "Аlice"): on the page they would otherwise pass for them.
    */
   flagNamesakes(): void {
     for (const li of this.log.querySelectorAll<HTMLElement>("li.msg:not(.verified)")) {
       const tag = li.querySelector<HTMLElement>(".namesake");
-      if (tag) tag.hidden = !verifiedNames.has(li.dataset.user ?? "");
+      if (tag) tag.hidden = !readsAsVerified(li.dataset.user ?? "");
     }
   }
 
@@ -596,7 +605,7 @@ class Ui {
       label.textContent = member.name;
       li.append(avatar, label);
       if (member.verified) li.append(verifiedBadge());
-      else if (verifiedNames.has(member.name)) li.append(namesakeTag(true));
+      else if (readsAsVerified(member.name)) li.append(namesakeTag(true));
       if (sockets > 1) li.append(` ×${sockets}`);
       if (key === myKey) {
         const you = document.createElement("span");
@@ -624,7 +633,7 @@ function verifiedBadge(): HTMLElement {
 function namesakeTag(shown: boolean): HTMLElement {
   const tag = document.createElement("span");
   tag.className = "badge namesake";
-  tag.title = "A guest using the name of a verified member: not the same person";
+  tag.title = "A guest whose name reads like a verified member's: not the same person";
   tag.textContent = "not verified";
   tag.hidden = !shown;
   return tag;

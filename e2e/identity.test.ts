@@ -175,7 +175,23 @@ describe("a verified member and a guest with the same name", () => {
     assert.equal(byText(reloaded, "No, I am Alice")?.mine, true);
     assert.equal(byText(reloaded, "I am the real Alice")?.mine, false);
 
+    // A look-alike name (Cyrillic а) is flagged as well.
+    const lookalikeContext = await newPerson(browser, "\u0430lice");
+    const lookalike = await openRoom(lookalikeContext, server.url, room);
+    await say(lookalike, "alice here, honest");
+    await waitForTexts(alice, ["alice here, honest"]);
+    await waitForMemberCount(alice, 3);
+    assert.deepEqual(byText(await messages(alice), "alice here, honest"), {
+      text: "alice here, honest",
+      author: "\u0430lice",
+      mine: false,
+      verified: false,
+      flagged: true,
+    });
+    const entry = (await memberList(alice)).find((m) => m.name === "\u0430lice");
+    assert.deepEqual(entry, { name: "\u0430lice", you: false, verified: false, flagged: true });
+
     assert.deepEqual(pageErrors.get(guest) ?? [], []);
-    await Promise.all([aliceContext.close(), guestContext.close()]);
+    await Promise.all([aliceContext.close(), guestContext.close(), lookalikeContext.close()]);
   });
 });

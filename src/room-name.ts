@@ -5,6 +5,7 @@
  */
 
 import { findHiddenChar } from "./hidden-chars";
+import { skeleton } from "./lookalike";
 import { charCount, hasControlChar, type Parsed } from "./text";
 
 export const MAX_ROOM_CHARS = 64;
@@ -16,48 +17,6 @@ export const EVERY_ROOM = "*";
 
 export function isPrivateRoom(room: string): boolean {
   return room.startsWith(PRIVATE_PREFIX);
-}
-
-/**
- * Letters from other scripts drawn like the letters of "private", per
- * Unicode's confusables list (Cyrillic, Greek), after case folding.
- */
-const LOOKALIKES: Record<string, string> = {
-  "\u0440": "p", // Cyrillic er
-  "\u03c1": "p", // Greek rho
-  "\u0433": "r", // Cyrillic ghe
-  "\u0456": "i", // Cyrillic byelorussian-ukrainian i
-  "\u04cf": "i", // Cyrillic palochka
-  "\u03b9": "i", // Greek iota
-  "\u0475": "v", // Cyrillic izhitsa
-  "\u03bd": "v", // Greek nu
-  "\u1d20": "v", // Latin letter small capital v
-  "\u0430": "a", // Cyrillic a
-  "\u03b1": "a", // Greek alpha
-  "\u0442": "t", // Cyrillic te
-  "\u03c4": "t", // Greek tau
-  "\u0435": "e", // Cyrillic ie
-  "\u03b5": "e", // Greek epsilon
-  "\u02d7": "-", // modifier letter minus
-  "\u30fc": "-", // katakana prolonged sound mark
-  "\u2500": "-", // box drawings light horizontal
-  "\u2501": "-",
-  "\u23af": "-", // horizontal line extension
-};
-
-/**
- * How a name reads, roughly: compatibility forms folded (fullwidth letters),
- * accents dropped, case folded, look-alike letters and every dash mapped to
- * their ASCII twins. Only used to spot imitations, never stored.
- */
-function skeleton(name: string): string {
-  return name
-    .normalize("NFKD")
-    .replace(/\p{M}/gu, "")
-    .toUpperCase()
-    .toLowerCase()
-    .replace(/\p{Dash}/gu, "-")
-    .replace(/./gu, (ch) => LOOKALIKES[ch] ?? ch);
 }
 
 /** Percent-decodes a raw URL path segment and validates it as a room name. */

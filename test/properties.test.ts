@@ -196,7 +196,7 @@ function hasHidden(text: string): boolean {
   });
 }
 
-/** docs/identity.md: the table of look-alikes of the letters of "private-". */
+/** docs/identity.md: the look-alikes of the letters of "private-" (a subset of src/lookalike.ts's table). */
 const PRIVATE_LOOKALIKES: Record<string, string> = {
   р: "p",
   ρ: "p",
@@ -204,6 +204,9 @@ const PRIVATE_LOOKALIKES: Record<string, string> = {
   і: "i",
   ӏ: "i",
   ι: "i",
+  l: "i",
+  "1": "i",
+  "|": "i",
   ѵ: "v",
   ν: "v",
   ᴠ: "v",

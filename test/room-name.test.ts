@@ -47,6 +47,8 @@ describe("room names", () => {
     ["\u0440rivate-board", /looks like a private room's/], // Cyrillic er
     ["priv\u0430te-board", /looks like a private room's/], // Cyrillic a
     ["pr\u0131vate-board", /looks like a private room's/], // dotless i
+    ["prlvate-board", /looks like a private room's/], // l for i
+    ["pr1vate-board", /looks like a private room's/], // one for i
     ["pri\u0301vate-board", /looks like a private room's/], // an accent
     ["private\u2010board", /looks like a private room's/], // Unicode hyphen
     ["private\u2212board", /looks like a private room's/], // minus sign
