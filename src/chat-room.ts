@@ -15,6 +15,7 @@ import { MessageStore } from "./message-store";
 import { closeQuietly, trySend } from "./sockets";
 import { RoomWebhooks, webhookSettings } from "./room-webhooks";
 import { scheduleAlarm } from "./alarm-schedule";
+import { SendLimits, senderKeys } from "./send-limits";
 import { toHex } from "./text";
 import {
   CLOSE_BANNED,
@@ -45,6 +46,8 @@ export interface JoinRequest {
   batch: boolean;
   /** Replay messages after this id instead of the latest HISTORY_ON_JOIN. */
   since: number | null;
+  /** The client's address (CF-Connecting-IP): guests' limits follow it. */
+  address: string | null;
 }
 
 export const JOIN_HEADER = "X-Chat-Join";
@@ -65,12 +68,10 @@ function decodeJoin(header: string | null): JoinRequest | null {
 interface Attachment extends Member {
   rich: boolean;
   batch?: boolean;
+  address?: string | null;
 }
 
-interface Session extends Attachment {
-  /** Send times inside the current rate-limit window; memory only. */
-  recent: number[];
-}
+type Session = Attachment;
 
 export interface RoomStats {
   room: string;
@@ -125,6 +126,7 @@ export class ChatRoom extends DurableObject<Env> {
   #batchSessions = 0;
   #pending: string[] = [];
   #flushScheduled = false;
+  #sendLimits: SendLimits;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -134,6 +136,11 @@ export class ChatRoom extends DurableObject<Env> {
     this.#bans = new BanStore(ctx.storage.sql);
     this.#room = ctx.id.name ?? "";
     this.#log = logger(env.LOG_LEVEL);
+    this.#sendLimits = new SendLimits({
+      perSender: this.#config.rateLimitMessages,
+      perAddress: this.#config.rateLimitAddressMessages,
+      windowMs: this.#config.rateLimitWindowMs,
+    });
     // Answered by the runtime without waking the object, so keep-alives
     // don't defeat hibernation.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -165,6 +172,20 @@ export class ChatRoom extends DurableObject<Env> {
         { status: 503, headers: { "Retry-After": "30" } },
       );
     }
+    // Tagged by address at accept, so the count survives hibernation for free.
+    const addressTag = join.address === null ? null : `address:${join.address}`;
+    if (
+      addressTag !== null &&
+      this.ctx.getWebSockets(addressTag).length >= this.#config.maxConnectionsPerAddress
+    ) {
+      this.#log("refused", { room: this.#room, reason: "address full" });
+      return Response.json(
+        {
+          error: `too many connections from your address to this room: at most ${this.#config.maxConnectionsPerAddress}`,
+        },
+        { status: 429, headers: { "Retry-After": "30" } },
+      );
+    }
     if (join.identity) {
       const until = this.#bans.bannedUntil(join.identity.id, Date.now());
       if (until !== null) {
@@ -180,11 +201,16 @@ export class ChatRoom extends DurableObject<Env> {
     const member: Member = join.identity
       ? { ...join.identity, verified: true }
       : { id: join.guestId ?? newConnectionId(), name: join.name ?? guestName(), verified: false };
-    const attachment: Attachment = { ...member, rich: join.rich, batch: join.batch };
+    const attachment: Attachment = {
+      ...member,
+      rich: join.rich,
+      batch: join.batch,
+      address: join.address,
+    };
     // Pending batched frames hold messages the joiner's history will carry:
     // send them to the others first, so nobody gets one twice.
     this.#flush();
-    this.ctx.acceptWebSocket(server);
+    this.ctx.acceptWebSocket(server, addressTag === null ? [] : [addressTag]);
     server.serializeAttachment(attachment);
 
     // Everything below runs without an await, so no message can be stored
@@ -221,7 +247,11 @@ export class ChatRoom extends DurableObject<Env> {
     const parsed = parseClientFrame(data, this.#config.maxMessageChars);
     if (!parsed.ok) return this.#send(ws, parsed.error);
     const { clientId } = parsed;
-    if (!this.#allow(session)) {
+    // A resend of a message the room has is answered with its receipt before
+    // the limit is counted: a page catching up after a drop is not flooding.
+    const kept = clientId === undefined ? null : this.#store.byClientId(clientId);
+    if (kept) return this.#send(ws, { type: "chat", ...kept });
+    if (!this.#sendLimits.allow(senderKeys(session, session.address ?? null), Date.now())) {
       const limited = rateLimitedFrame(
         this.#config.rateLimitWindowMs,
         this.#config.rateLimitMessages,
@@ -407,7 +437,7 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   #addSession(ws: WebSocket, attachment: Attachment): void {
-    this.#sessions.set(ws, { ...attachment, recent: [] });
+    this.#sessions.set(ws, attachment);
     if (attachment.batch) this.#batchSessions++;
   }
 
@@ -470,16 +500,6 @@ export class ChatRoom extends DurableObject<Env> {
     this.#webhooks?.left(session.id, Date.now());
     this.#log("disconnect", { room: this.#room, member: session.id, members: this.#sessions.size });
     this.#broadcastRich({ type: "leave", member: toMember(session), count: this.#sessions.size });
-  }
-
-  /** Sliding-window rate limit; the window is short, so losing it to hibernation is harmless. */
-  #allow(session: Session): boolean {
-    const now = Date.now();
-    const windowStart = now - this.#config.rateLimitWindowMs;
-    while (session.recent.length > 0 && session.recent[0]! <= windowStart) session.recent.shift();
-    if (session.recent.length >= this.#config.rateLimitMessages) return false;
-    session.recent.push(now);
-    return true;
   }
 }
 

@@ -11,11 +11,18 @@ export interface RoomConfig {
   historyOnJoin: number;
   /** Longest chat message, in characters (UTF-16 code units). */
   maxMessageChars: number;
-  /** Messages one connection may send per window before it gets `rate_limited`. */
+  /**
+   * Messages one sender may send per window before it gets `rate_limited`: a
+   * token holder by member id, a guest by address plus name, over all their sockets.
+   */
   rateLimitMessages: number;
+  /** Messages all guests from one address may send per window together (a NAT's worth). */
+  rateLimitAddressMessages: number;
   rateLimitWindowMs: number;
   /** Open sockets a room accepts; further upgrades get 503. */
   maxRoomConnections: number;
+  /** Open sockets a room accepts from one address; further upgrades get 429. */
+  maxConnectionsPerAddress: number;
   /** Longest display name, in characters. */
   maxNameChars: number;
 }
@@ -28,7 +35,9 @@ export type ConfigVars = Partial<
     | "MAX_MESSAGE_CHARS"
     | "RATE_LIMIT_MESSAGES"
     | "RATE_LIMIT_WINDOW_SECONDS"
+    | "RATE_LIMIT_ADDRESS_MESSAGES"
     | "MAX_ROOM_CONNECTIONS"
+    | "MAX_CONNECTIONS_PER_ADDRESS"
     | "MAX_NAME_CHARS"
     | "ALLOWED_ORIGINS",
     string
@@ -41,7 +50,11 @@ export const DEFAULTS: RoomConfig = {
   maxMessageChars: 2000,
   rateLimitMessages: 20,
   rateLimitWindowMs: 10_000,
+  // Ten chatty guests behind one NAT at the full per-sender rate.
+  rateLimitAddressMessages: 200,
   maxRoomConnections: 10_000,
+  // A school or office behind one address: a class of 30, each with a few tabs.
+  maxConnectionsPerAddress: 100,
   maxNameChars: 32,
 };
 
@@ -66,7 +79,17 @@ export function roomConfig(env: ConfigVars): RoomConfig {
     rateLimitMessages: intVar(env.RATE_LIMIT_MESSAGES, DEFAULTS.rateLimitMessages, 1),
     rateLimitWindowMs:
       intVar(env.RATE_LIMIT_WINDOW_SECONDS, DEFAULTS.rateLimitWindowMs / 1000, 1) * 1000,
+    rateLimitAddressMessages: intVar(
+      env.RATE_LIMIT_ADDRESS_MESSAGES,
+      DEFAULTS.rateLimitAddressMessages,
+      1,
+    ),
     maxRoomConnections: intVar(env.MAX_ROOM_CONNECTIONS, DEFAULTS.maxRoomConnections, 1),
+    maxConnectionsPerAddress: intVar(
+      env.MAX_CONNECTIONS_PER_ADDRESS,
+      DEFAULTS.maxConnectionsPerAddress,
+      1,
+    ),
     maxNameChars: intVar(env.MAX_NAME_CHARS, DEFAULTS.maxNameChars, 1),
   };
 }

@@ -40,6 +40,8 @@ const joinRoom = async (c: Context<{ Bindings: Env }>) => {
     rich: flagQuery(c, "rich"),
     batch: flagQuery(c, "batch"),
     since: intQuery(c, "since"),
+    // Set by Cloudflare's edge (and by wrangler dev); limits follow it across reconnects.
+    address: c.req.header("CF-Connecting-IP") ?? null,
   };
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
     fail(426, "this is a WebSocket endpoint: connect with a WebSocket client", {

@@ -118,6 +118,12 @@ export class MessageStore {
     return stored;
   }
 
+  /** The kept message a client sent under `clientId`, if any. */
+  byClientId(clientId: string): ChatMessage | null {
+    const [row] = this.#sql.exec<Row>(`${SELECT} WHERE client_id = ?`, clientId).toArray();
+    return row ? toMessage(row) : null;
+  }
+
   /** The newest `count` messages, oldest first. */
   latest(count: number): ChatMessage[] {
     if (count <= 0) return [];
