@@ -66,7 +66,7 @@ let refusal: string | null = null;
 let trouble: string | null = null;
 /** A join token from the page URL (`?token=`), for private rooms; passed on as is. */
 const joinToken = new URLSearchParams(location.search).get("token");
-/** Messages sent while the socket was down; partysocket flushes them on open. */
+/** Messages typed while the socket was down; sent from `unacked` on open. */
 let waiting = 0;
 /**
  * Messages sent but not yet echoed back, by clientId. A socket can die
@@ -262,7 +262,9 @@ function sendFrom(form: HTMLFormElement): void {
   const clientId = newClientId();
   const frame = JSON.stringify({ message: text, clientId });
   unacked.set(clientId, frame);
-  if (!socket.send(frame)) waiting++;
+  // While down, only `unacked` keeps it: the open handler sends it once.
+  if (socket.readyState === socket.OPEN) socket.send(frame);
+  else waiting++;
   showError(null);
   update();
 }

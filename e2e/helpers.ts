@@ -179,6 +179,7 @@ export class CuttableProxy {
   readonly #server: Server;
   readonly #open = new Set<Socket>();
   #refusing = false;
+  #droppingReplies = false;
   readonly targetPort: number;
   port = 0;
 
@@ -200,7 +201,9 @@ export class CuttableProxy {
         s.on("error", () => s.destroy());
       }
       client.pipe(upstream);
-      upstream.pipe(client);
+      upstream.on("data", (chunk: Buffer) => {
+        if (!this.#droppingReplies) client.write(chunk);
+      });
     });
   }
 
@@ -222,6 +225,16 @@ export class CuttableProxy {
 
   allow(): void {
     this.#refusing = false;
+    this.#droppingReplies = false;
+  }
+
+  /**
+   * Passes what pages send but drops what the server answers, until `cut()`:
+   * messages are stored but their echoes never arrive, as when a link dies
+   * right after a send.
+   */
+  dropReplies(): void {
+    this.#droppingReplies = true;
   }
 
   async close(): Promise<void> {
