@@ -27,6 +27,11 @@ export class BanStore {
     return rows[0]?.until ?? null;
   }
 
+  /** Forgets bans that have ended (the room's alarm calls this). */
+  purgeExpired(now: number): void {
+    this.#sql.exec("DELETE FROM bans WHERE until <= ?", now);
+  }
+
   ban(memberId: string, until: number, now: number): void {
     this.#sql.exec("DELETE FROM bans WHERE until <= ?", now);
     this.#sql.exec("INSERT OR REPLACE INTO bans (member_id, until) VALUES (?, ?)", memberId, until);

@@ -16,6 +16,7 @@ import { closeQuietly, trySend } from "./sockets";
 import { RoomWebhooks, webhookSettings } from "./room-webhooks";
 import { scheduleAlarm } from "./alarm-schedule";
 import { SendLimits, senderKeys } from "./send-limits";
+import { deleteRoomStorage, markEmptied, PURGE_EVERY_MS, retentionVerdict } from "./retention";
 import { toHex } from "./text";
 import {
   CLOSE_BANNED,
@@ -128,12 +129,17 @@ export class ChatRoom extends DurableObject<Env> {
   #flushScheduled = false;
   #sendLimits: SendLimits;
 
+  /** False once retention deleted the storage: the next request creates the tables again. */
+  #storageOpen = true;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#config = roomConfig(env);
     this.#store = new MessageStore(ctx.storage.sql, this.#config.historyLimit);
     this.#idempotency = new IdempotencyStore(ctx.storage.sql);
     this.#bans = new BanStore(ctx.storage.sql);
+    // Every room with storage keeps an alarm, so an abandoned one is deleted.
+    void ctx.blockConcurrencyWhile(() => this.#scheduleRetention());
     this.#room = ctx.id.name ?? "";
     this.#log = logger(env.LOG_LEVEL);
     this.#sendLimits = new SendLimits({
@@ -161,6 +167,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** Accepts a WebSocket upgrade forwarded by the Worker. */
   override async fetch(request: Request): Promise<Response> {
+    await this.#reopenStorage();
     const join = decodeJoin(request.headers.get(JOIN_HEADER));
     if (!join || request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
       return new Response("expected a WebSocket upgrade from the Worker", { status: 400 });
@@ -276,12 +283,6 @@ export class ChatRoom extends DurableObject<Env> {
     this.#leave(ws);
   }
 
-  /** The room's one alarm: each feature does its due work and asks for its next time. */
-  override async alarm(): Promise<void> {
-    const next = await this.#webhooks?.runDue(Date.now());
-    if (typeof next === "number") await scheduleAlarm(this.ctx.storage, next);
-  }
-
   /**
    * Stores and broadcasts messages from outside the room (the inject API), in
    * order and with nothing in between. With a key, a retry gets the first
@@ -292,6 +293,7 @@ export class ChatRoom extends DurableObject<Env> {
     messages: Injection[],
     idempotency: IdempotencyKey | null,
   ): Promise<Injected | "conflict"> {
+    await this.#reopenStorage();
     const now = Date.now();
     if (idempotency) {
       const prior = this.#idempotency.get(idempotency.key, now);
@@ -335,6 +337,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** Who is here and how far the room's ids have gone, for the stats API. */
   async stats(): Promise<RoomStats> {
+    await this.#reopenStorage();
     const names = [...this.#sessions.values()].map((s) => s.name);
     return { room: this.#room, members: names.length, names, lastId: this.#store.lastId };
   }
@@ -355,6 +358,7 @@ export class ChatRoom extends DurableObject<Env> {
    * frame; with `banSeconds`, also keeps that id out until the ban ends.
    */
   async removeMember(memberId: string, banSeconds: number | null): Promise<Removed> {
+    await this.#reopenStorage();
     const now = Date.now();
     const until = banSeconds ? now + banSeconds * 1000 : null;
     if (until !== null) this.#bans.ban(memberId, until, now);
@@ -383,8 +387,55 @@ export class ChatRoom extends DurableObject<Env> {
     since: number | null,
     limit: number,
   ): Promise<{ messages: ChatMessage[]; lastId: number; oldestId: number | null }> {
+    await this.#reopenStorage();
     const messages = since === null ? this.#store.latest(limit) : this.#store.after(since, limit);
     return { messages, lastId: this.#store.lastId, oldestId: this.#store.oldestId() };
+  }
+
+  /**
+   * The one alarm handler: each feature does its due work and asks for its
+   * next time (scheduleAlarm keeps the earliest).
+   */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const webhooksDue = await this.#webhooks?.runDue(now);
+    if (typeof webhooksDue === "number") await scheduleAlarm(this.ctx.storage, webhooksDue);
+    this.#idempotency.purgeExpired(now);
+    this.#bans.purgeExpired(now);
+    const verdict = await retentionVerdict(
+      this.ctx.storage,
+      { members: this.#sessions.size, lastMessageAt: this.#store.lastMessageAt() },
+      this.#config.roomTtlMs,
+      now,
+    );
+    if (verdict.delete) {
+      await deleteRoomStorage(this.ctx.storage);
+      this.#storageOpen = false;
+      this.#log("expired", { room: this.#room, ttlSeconds: this.#config.roomTtlMs / 1000 });
+      return;
+    }
+    await scheduleAlarm(this.ctx.storage, verdict.next);
+  }
+
+  async #scheduleRetention(): Promise<void> {
+    const ttl = this.#config.roomTtlMs;
+    await scheduleAlarm(
+      this.ctx.storage,
+      Date.now() + (ttl === 0 ? PURGE_EVERY_MS : Math.min(ttl, PURGE_EVERY_MS)),
+    );
+  }
+
+  /** After retention deleted everything, a new visitor starts an empty room. */
+  async #reopenStorage(): Promise<void> {
+    if (this.#storageOpen) return;
+    this.#storageOpen = true;
+    this.#store = new MessageStore(this.ctx.storage.sql, this.#config.historyLimit);
+    this.#idempotency = new IdempotencyStore(this.ctx.storage.sql);
+    this.#bans = new BanStore(this.ctx.storage.sql);
+    const webhooks = webhookSettings(this.env);
+    if (webhooks.ok && webhooks.value)
+      this.#webhooks = new RoomWebhooks(this.ctx.storage, this.#room, webhooks.value, this.#log);
+    await this.#scheduleRetention();
   }
 
   #publish(author: Member, text: string, clientId: string | undefined, sender: WebSocket): void {
@@ -498,6 +549,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#sessions.delete(ws);
     if (session.batch) this.#batchSessions--;
     this.#webhooks?.left(session.id, Date.now());
+    if (this.#sessions.size === 0) markEmptied(this.ctx.storage, Date.now());
     this.#log("disconnect", { room: this.#room, member: session.id, members: this.#sessions.size });
     this.#broadcastRich({ type: "leave", member: toMember(session), count: this.#sessions.size });
   }

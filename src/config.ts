@@ -25,6 +25,8 @@ export interface RoomConfig {
   maxConnectionsPerAddress: number;
   /** Longest display name, in characters. */
   maxNameChars: number;
+  /** A room with no members and no new messages for this long deletes its storage; 0 keeps rooms forever. */
+  roomTtlMs: number;
 }
 
 /** The vars this module reads; Env satisfies it, and so does a plain object in tests. */
@@ -39,6 +41,7 @@ export type ConfigVars = Partial<
     | "MAX_ROOM_CONNECTIONS"
     | "MAX_CONNECTIONS_PER_ADDRESS"
     | "MAX_NAME_CHARS"
+    | "ROOM_TTL"
     | "ALLOWED_ORIGINS",
     string
   >
@@ -56,6 +59,7 @@ export const DEFAULTS: RoomConfig = {
   // A school or office behind one address: a class of 30, each with a few tabs.
   maxConnectionsPerAddress: 100,
   maxNameChars: 32,
+  roomTtlMs: 30 * 24 * 60 * 60 * 1000,
 };
 
 /**
@@ -91,6 +95,8 @@ export function roomConfig(env: ConfigVars): RoomConfig {
       1,
     ),
     maxNameChars: intVar(env.MAX_NAME_CHARS, DEFAULTS.maxNameChars, 1),
+    // Seconds, like the other durations.
+    roomTtlMs: intVar(env.ROOM_TTL, DEFAULTS.roomTtlMs / 1000, 0) * 1000,
   };
 }
 

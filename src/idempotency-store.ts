@@ -41,6 +41,14 @@ export class IdempotencyStore {
     return rows[0] ?? null;
   }
 
+  /** Forgets every key that left the window (the room's alarm calls this). */
+  purgeExpired(now: number): void {
+    this.#sql.exec(
+      "DELETE FROM idempotency_keys WHERE created_at <= ?",
+      now - IDEMPOTENCY_WINDOW_MS,
+    );
+  }
+
   /** Remembers an answer and forgets the ones that left the window. */
   put(key: string, fingerprint: string, result: string, now: number): void {
     this.#sql.exec(

@@ -12,6 +12,8 @@ export type LogEvent =
   | "refused"
   | "webhook"
   | "webhook_retry"
+  | "slow"
+  | "expired"
   | "error";
 export type LogFields = Record<string, string | number | boolean | null>;
 export type Log = (event: LogEvent, fields: LogFields) => void;
@@ -24,6 +26,9 @@ const SEVERITY: Record<LogEvent, number> = {
   refused: 1,
   webhook: 0,
   webhook_retry: 1,
+  // Closing a member that does not keep up, and deleting an abandoned room.
+  slow: 1,
+  expired: 0,
   error: 2,
 };
 const THRESHOLD: Record<string, number> = { info: 0, warn: 1, error: 2 };

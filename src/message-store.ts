@@ -118,6 +118,14 @@ export class MessageStore {
     return stored;
   }
 
+  /** When the newest message was stored, or null for a room without messages. */
+  lastMessageAt(): number | null {
+    const [row] = this.#sql
+      .exec<{ ts: number }>("SELECT ts FROM messages WHERE id = ?", this.#lastId)
+      .toArray();
+    return row?.ts ?? null;
+  }
+
   /** The kept message a client sent under `clientId`, if any. */
   byClientId(clientId: string): ChatMessage | null {
     const [row] = this.#sql.exec<Row>(`${SELECT} WHERE client_id = ?`, clientId).toArray();

@@ -1,0 +1,147 @@
+/**
+ * Retention: a room with no members and no new messages for ROOM_TTL (30
+ * days by default) deletes its storage from its alarm; expired idempotency
+ * keys and bans are purged on the way. Time is moved by back-dating what the
+ * room stored, then the alarm is run with runDurableObjectAlarm.
+ */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { api, connect, uniqueRoom } from "./helpers";
+
+const DAY = 24 * 60 * 60 * 1000;
+const TTL = 30 * DAY;
+
+function post(room: string, message: string, key?: string): Promise<Response> {
+  return api(`/rooms/${encodeURIComponent(room)}/messages`, {
+    method: "POST",
+    headers: key ? { "Idempotency-Key": key } : {},
+    json: { message },
+  });
+}
+
+/** Moves the room's clock back: its messages and its last leave happened `ms` earlier. */
+async function backdate(room: string, ms: number): Promise<void> {
+  await runInDurableObject(env.CHAT_ROOM.getByName(room), async (_i, state) => {
+    state.storage.sql.exec("UPDATE messages SET ts = ts - ?", ms);
+    const emptied = await state.storage.get<number>("retention.emptiedAt");
+    if (emptied !== undefined) await state.storage.put("retention.emptiedAt", emptied - ms);
+  });
+}
+
+async function tables(room: string): Promise<string[]> {
+  return runInDurableObject(env.CHAT_ROOM.getByName(room), (_i, state) =>
+    state.storage.sql
+      .exec<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'",
+      )
+      .toArray()
+      .map((r) => r.name),
+  );
+}
+
+async function alarmAt(room: string): Promise<number | null> {
+  return runInDurableObject(env.CHAT_ROOM.getByName(room), (_i, state) => state.storage.getAlarm());
+}
+
+describe("a room nobody uses", () => {
+  it("has an alarm from its first visit, no later than a day ahead", async () => {
+    const room = uniqueRoom();
+    const before = Date.now();
+    await post(room, "hello");
+    const at = await alarmAt(room);
+    expect(at).not.toBeNull();
+    expect(at!).toBeGreaterThan(before);
+    expect(at!).toBeLessThanOrEqual(Date.now() + DAY);
+  });
+
+  it("deletes its storage and alarm once ROOM_TTL has passed since the last message and the last leave", async () => {
+    const room = uniqueRoom();
+    const member = await connect(room, "name=ann");
+    member.send({ message: "hi" });
+    await member.untilChats(1);
+    member.close();
+    await member.untilClosed();
+    await backdate(room, TTL + 1000);
+
+    expect(await runDurableObjectAlarm(env.CHAT_ROOM.getByName(room))).toBe(true);
+    expect(await tables(room)).toEqual([]);
+    expect(await alarmAt(room)).toBeNull();
+    const size = await runInDurableObject(env.CHAT_ROOM.getByName(room), (_i, state) =>
+      state.storage.kv.get("retention.emptiedAt"),
+    );
+    expect(size).toBeUndefined();
+  });
+
+  it("starts again empty for the next visitor, whose since is past the new last id", async () => {
+    const room = uniqueRoom();
+    await post(room, "old");
+    await backdate(room, TTL + 1000);
+    await runDurableObjectAlarm(env.CHAT_ROOM.getByName(room));
+
+    const rich = await connect(room, "rich=1&since=1");
+    try {
+      await rich.untilType("history_reset");
+      expect(rich.ofType("history_reset")[0]).toMatchObject({ since: 1, lastId: 0 });
+      const res = await post(room, "new");
+      expect(await res.json()).toMatchObject({ id: 1 });
+      await rich.untilChats(1);
+      expect(rich.chats()[0]).toMatchObject({ id: 1, message: "new" });
+      expect(await alarmAt(room)).not.toBeNull();
+    } finally {
+      rich.close();
+    }
+  });
+});
+
+describe("a room in use", () => {
+  it("is kept while a member is connected, however old its last message", async () => {
+    const room = uniqueRoom();
+    await post(room, "old");
+    const member = await connect(room);
+    try {
+      await backdate(room, TTL * 2);
+      await runDurableObjectAlarm(env.CHAT_ROOM.getByName(room));
+      const res = await api(`/rooms/${encodeURIComponent(room)}/messages`);
+      expect(((await res.json()) as { messages: unknown[] }).messages).toHaveLength(1);
+      expect(await alarmAt(room)).not.toBeNull();
+    } finally {
+      member.close();
+    }
+  });
+
+  it("is kept when its last message is younger than ROOM_TTL, and the alarm comes back by then", async () => {
+    const room = uniqueRoom();
+    await post(room, "recent");
+    await backdate(room, TTL - DAY / 2);
+    await runDurableObjectAlarm(env.CHAT_ROOM.getByName(room));
+    expect(await tables(room)).toContain("messages");
+    const at = await alarmAt(room);
+    expect(at!).toBeLessThanOrEqual(Date.now() + DAY / 2 + 1000);
+  });
+});
+
+describe("purging", () => {
+  it("forgets idempotency keys older than a day and bans that ended", async () => {
+    const room = uniqueRoom();
+    expect((await post(room, "keyed", "key-1")).status).toBe(201);
+    const stub = env.CHAT_ROOM.getByName(room);
+    await runInDurableObject(stub, (_i, state) => {
+      state.storage.sql.exec("UPDATE idempotency_keys SET created_at = created_at - ?", DAY + 1000);
+      state.storage.sql.exec(
+        "INSERT INTO bans (member_id, until) VALUES ('gone', ?), ('still', ?)",
+        Date.now() - 1000,
+        Date.now() + DAY,
+      );
+    });
+    await runDurableObjectAlarm(stub);
+    const left = await runInDurableObject(stub, (_i, state) => ({
+      keys: state.storage.sql.exec("SELECT key FROM idempotency_keys").toArray().length,
+      bans: state.storage.sql
+        .exec<{ member_id: string }>("SELECT member_id FROM bans")
+        .toArray()
+        .map((b) => b.member_id),
+    }));
+    expect(left).toEqual({ keys: 0, bans: ["still"] });
+  });
+});
