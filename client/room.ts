@@ -30,6 +30,14 @@ const GROUP_MS = 5 * 60_000;
 /** Keep-alive: proxies drop idle sockets, and a dead link only shows when we send. */
 const PING_EVERY_MS = 25_000;
 const PONG_WITHIN_MS = 10_000;
+/**
+ * Acknowledge what the page has taken in, so the room can tell a page that
+ * keeps up from one that does not (it closes those with 4008, and they resume
+ * with `since`): within a second, or at once after a burst.
+ */
+const ACK_WITHIN_MS = 1000;
+const ACK_AFTER_CHARS = 128 * 1024;
+const ACK_AFTER_MESSAGES = 100;
 
 type ConnectionState = "connecting" | "live" | "reconnecting" | "offline" | "refused";
 
@@ -76,6 +84,9 @@ let waiting = 0;
 const unacked = new Map<string, string>();
 let lastSent: string | null = null;
 let pingTimer: ReturnType<typeof setInterval> | undefined;
+let ackTimer: ReturnType<typeof setTimeout> | undefined;
+let charsSinceAck = 0;
+let messagesSinceAck = 0;
 let pongTimer: ReturnType<typeof setTimeout> | undefined;
 /** Frames that arrived before the page finished parsing. */
 const early: ServerFrame[] = [];
@@ -176,7 +187,8 @@ socket.addEventListener("message", (event: MessageEvent) => {
     return;
   }
   // With batch=1 one message may carry several frames, one per line.
-  for (const line of (event.data as string).split("\n")) {
+  const lines = (event.data as string).split("\n");
+  for (const line of lines) {
     let frame: ServerFrame;
     try {
       frame = JSON.parse(line) as ServerFrame;
@@ -186,7 +198,26 @@ socket.addEventListener("message", (event: MessageEvent) => {
     if (ui) handleFrame(frame);
     else early.push(frame);
   }
+  received((event.data as string).length, lines.length);
 });
+
+function received(chars: number, messages: number): void {
+  charsSinceAck += chars;
+  messagesSinceAck += messages;
+  if (charsSinceAck >= ACK_AFTER_CHARS || messagesSinceAck >= ACK_AFTER_MESSAGES) ack();
+  else ackTimer ??= setTimeout(ack, ACK_WITHIN_MS);
+}
+
+/** Tells the room the newest id this page holds. */
+function ack(): void {
+  clearTimeout(ackTimer);
+  ackTimer = undefined;
+  charsSinceAck = 0;
+  messagesSinceAck = 0;
+  const lastId = history.since;
+  if (lastId !== null && socket.readyState === socket.OPEN)
+    socket.send(JSON.stringify({ type: "ack", lastId }));
+}
 
 function ping(): void {
   if (socket.readyState !== socket.OPEN) return;

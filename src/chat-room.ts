@@ -14,14 +14,16 @@ import { logger, type Log } from "./log";
 import { MessageStore } from "./message-store";
 import { closeQuietly, trySend } from "./sockets";
 import { RoomWebhooks, webhookSettings } from "./room-webhooks";
-import { scheduleAlarm } from "./alarm-schedule";
 import { SendLimits, senderKeys } from "./send-limits";
+import { parseAck, SlowConsumers } from "./slow-consumers";
+import { scheduleAlarm } from "./alarm-schedule";
 import { deleteRoomStorage, markEmptied, PURGE_EVERY_MS, retentionVerdict } from "./retention";
 import { toHex } from "./text";
 import {
   CLOSE_BANNED,
   CLOSE_REMOVED,
   CLOSE_SEND_FAILED,
+  CLOSE_SLOW,
   checkMessageText,
   parseClientFrame,
   rateLimitedFrame,
@@ -128,6 +130,7 @@ export class ChatRoom extends DurableObject<Env> {
   #pending: string[] = [];
   #flushScheduled = false;
   #sendLimits: SendLimits;
+  #slow: SlowConsumers;
 
   /** False once retention deleted the storage: the next request creates the tables again. */
   #storageOpen = true;
@@ -142,6 +145,14 @@ export class ChatRoom extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(() => this.#scheduleRetention());
     this.#room = ctx.id.name ?? "";
     this.#log = logger(env.LOG_LEVEL);
+    this.#slow = new SlowConsumers(
+      {
+        budget: this.#config.maxUnackedBytes,
+        // Half the kept history: a member closed for lagging can always resume.
+        maxLagMessages: Math.max(1, Math.floor(this.#config.historyLimit / 2)),
+      },
+      this.#store.lastId,
+    );
     this.#sendLimits = new SendLimits({
       perSender: this.#config.rateLimitMessages,
       perAddress: this.#config.rateLimitAddressMessages,
@@ -243,6 +254,7 @@ export class ChatRoom extends DurableObject<Env> {
       trySend(server, history.slice(i, i + perFrame).join("\n"));
     this.#addSession(server, attachment);
     this.#webhooks?.joined(member.id, Date.now());
+    this.#slow.joined(server);
     this.#broadcastRich({ type: "join", member, count: this.#sessions.size }, server);
     this.#log("connect", { room: this.#room, member: member.id, members: this.#sessions.size });
     return new Response(null, { status: 101, webSocket: client });
@@ -251,6 +263,8 @@ export class ChatRoom extends DurableObject<Env> {
   override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
     const session = this.#sessions.get(ws);
     if (!session) return;
+    const ack = parseAck(data);
+    if (ack !== null) return this.#slow.ack(ws, ack);
     const parsed = parseClientFrame(data, this.#config.maxMessageChars);
     if (!parsed.ok) return this.#send(ws, parsed.error);
     const { clientId } = parsed;
@@ -467,6 +481,7 @@ export class ChatRoom extends DurableObject<Env> {
     // Serialised once per message, not once per member.
     const frame = JSON.stringify({ type: "chat", ...message } satisfies ChatFrame);
     this.#broadcast(frame, false);
+    if (this.#slow.sent(message.id, frame.length)) this.#dropSlow();
     if (this.#batchSessions > 0) {
       this.#pending.push(frame);
       // The one timer in the room: a 0 ms flush, so messages that arrive in
@@ -535,6 +550,16 @@ export class ChatRoom extends DurableObject<Env> {
   /** Sends one frame to one socket; a socket that cannot take it is dropped. */
   #send(ws: WebSocket, frame: ServerFrame): void {
     if (!trySend(ws, JSON.stringify(frame))) this.#drop(ws, CLOSE_SEND_FAILED, "send failed");
+  }
+
+  /** Closes members too far behind; they resume with `since` and lose nothing. */
+  #dropSlow(): void {
+    for (const [ws, session] of this.#sessions) {
+      const reason = this.#slow.overBudget(ws);
+      if (reason === null) continue;
+      this.#log("slow", { room: this.#room, member: session.id, reason });
+      this.#drop(ws, CLOSE_SLOW, "too far behind: reconnect with since");
+    }
   }
 
   /** Ends a member's connection on the room's side: the others see it leave. */

@@ -25,6 +25,8 @@ export interface RoomConfig {
   maxConnectionsPerAddress: number;
   /** Longest display name, in characters. */
   maxNameChars: number;
+  /** Live chat a member may be behind (buffered, or unacknowledged by a client that acks) before it is closed as slow. */
+  maxUnackedBytes: number;
   /** A room with no members and no new messages for this long deletes its storage; 0 keeps rooms forever. */
   roomTtlMs: number;
 }
@@ -41,6 +43,7 @@ export type ConfigVars = Partial<
     | "MAX_ROOM_CONNECTIONS"
     | "MAX_CONNECTIONS_PER_ADDRESS"
     | "MAX_NAME_CHARS"
+    | "MAX_UNACKED_BYTES"
     | "ROOM_TTL"
     | "ALLOWED_ORIGINS",
     string
@@ -59,6 +62,8 @@ export const DEFAULTS: RoomConfig = {
   // A school or office behind one address: a class of 30, each with a few tabs.
   maxConnectionsPerAddress: 100,
   maxNameChars: 32,
+  // Centrifugo's per-connection queue cap; about 500 full-length messages.
+  maxUnackedBytes: 1024 * 1024,
   roomTtlMs: 30 * 24 * 60 * 60 * 1000,
 };
 
@@ -95,6 +100,7 @@ export function roomConfig(env: ConfigVars): RoomConfig {
       1,
     ),
     maxNameChars: intVar(env.MAX_NAME_CHARS, DEFAULTS.maxNameChars, 1),
+    maxUnackedBytes: intVar(env.MAX_UNACKED_BYTES, DEFAULTS.maxUnackedBytes, 1024),
     // Seconds, like the other durations.
     roomTtlMs: intVar(env.ROOM_TTL, DEFAULTS.roomTtlMs / 1000, 0) * 1000,
   };

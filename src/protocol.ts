@@ -87,6 +87,11 @@ export interface HistoryResetFrame {
 /** Close codes a room uses when it ends a connection on purpose. */
 export const CLOSE_REMOVED = 4001;
 export const CLOSE_BANNED = 4003;
+/**
+ * The member fell too far behind (MAX_UNACKED_BYTES); not terminal: reconnect
+ * with `since` and the room replays what was missed (like Centrifugo's 3008).
+ */
+export const CLOSE_SLOW = 4008;
 /** The room could not send to this socket; the client may reconnect with `since`. */
 export const CLOSE_SEND_FAILED = 1011;
 

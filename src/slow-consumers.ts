@@ -1,0 +1,153 @@
+/**
+ * @module slow-consumers
+ * Bounds what a member that does not keep up can make the room hold. Two
+ * signals: the runtime's `bufferedAmount` (bytes accepted by send() but not
+ * yet handed on), and application acknowledgements, `{"type":"ack","lastId"}`,
+ * from clients that send them. A member over the budget on either is closed
+ * with CLOSE_SLOW, and resumes with `since`, losing nothing.
+ *
+ * Acks exist because bufferedAmount alone can read 0 while a peer reads
+ * nothing: the next hop (wrangler dev's proxy, workerd issue #988) takes the
+ * bytes. Live chat frames are counted from the join on; history replayed at
+ * the join is bounded by HISTORY_LIMIT and not counted.
+ */
+
+/** An ack frame's id, or null when `data` is not an ack (then it is parsed as a chat frame). */
+export function parseAck(data: string | ArrayBuffer): number | null {
+  // Cheap test first: chat frames are far more common and never short acks.
+  if (typeof data !== "string" || data.length > 100 || !data.includes("ack")) return null;
+  let frame: unknown;
+  try {
+    frame = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  const { type, lastId } = (typeof frame === "object" && frame !== null ? frame : {}) as {
+    type?: unknown;
+    lastId?: unknown;
+  };
+  return type === "ack" && Number.isSafeInteger(lastId) && (lastId as number) >= 0
+    ? (lastId as number)
+    : null;
+}
+
+/**
+ * A member that never acknowledges gives no sign of reading: it may take this
+ * many budgets of live chat per connection, then it is closed like a slow one.
+ * Generous, because the tutorial's bare client never acks and never resumes;
+ * it only applies to a room busy enough to send this much in one visit.
+ */
+export const NEVER_ACKED_FACTOR = 8;
+
+/** How often (in characters sent) the room looks for members over the budget. */
+const CHECK_EVERY = 64 * 1024;
+
+interface Reader {
+  /** `#sent` when the member joined (or the room woke): nothing before counts. */
+  joinedAt: number;
+  /** The last id sent when it joined. */
+  joinedId: number;
+  /** `#sent` as of the newest id the member acknowledged; null for a member that never has. */
+  ackedAt: number | null;
+  ackedId: number;
+}
+
+export interface SlowConsumerLimits {
+  /** Characters of live chat a member may be behind. */
+  budget: number;
+  /**
+   * Messages a member that acks may be behind: beyond the history the room
+   * keeps, closing it would lose it messages, so it is closed before that.
+   */
+  maxLagMessages: number;
+}
+
+export class SlowConsumers {
+  readonly #budget: number;
+  readonly #maxLag: number;
+  #lastId = 0;
+  /** Characters of live chat frames sent to each member so far (every member gets every one). */
+  #sent = 0;
+  #checkedAt = 0;
+  #checkedId = 0;
+  /** `#sent` just after each recent id, as far back as a member within budget can be. */
+  readonly #sentAfter = new Map<number, number>();
+  readonly #readers = new WeakMap<WebSocket, Reader>();
+
+  /** `lastId`: the room's newest id when this object starts (after a wake, not 0). */
+  constructor(limits: SlowConsumerLimits, lastId: number) {
+    this.#budget = limits.budget;
+    this.#maxLag = limits.maxLagMessages;
+    this.#lastId = lastId;
+    this.#checkedId = lastId;
+  }
+
+  /** Records a chat frame sent to everybody; true when it is time to look for slow members. */
+  sent(id: number, chars: number): boolean {
+    this.#sent += chars;
+    this.#lastId = id;
+    this.#sentAfter.set(id, this.#sent);
+    // Map order is insertion order, which is id order: drop what no member in budget can still ack.
+    for (const [old, after] of this.#sentAfter) {
+      if (after >= this.#sent - this.#budget) break;
+      this.#sentAfter.delete(old);
+    }
+    // Often enough that nobody gets far past either limit; rarely enough to cost nothing.
+    const due =
+      this.#sent - this.#checkedAt >= Math.min(CHECK_EVERY, this.#budget / 8) ||
+      id - this.#checkedId >= Math.max(1, Math.floor(this.#maxLag / 8));
+    if (!due) return false;
+    this.#checkedId = id;
+    this.#checkedAt = this.#sent;
+    return true;
+  }
+
+  /** Starts counting a member from now. */
+  joined(ws: WebSocket): void {
+    this.#readers.set(ws, this.#newReader());
+  }
+
+  /**
+   * A member acknowledged every message up to `lastId`. An id the room does
+   * not know (older than the window, sent before the member joined or before
+   * the room woke, or not sent yet) moves nothing, but makes the member one
+   * that acknowledges: from now on it is held to the budget.
+   */
+  ack(ws: WebSocket, lastId: number): void {
+    const reader = this.#reader(ws);
+    const after = this.#sentAfter.get(lastId) ?? 0;
+    reader.ackedAt = Math.max(reader.ackedAt ?? 0, after);
+    if (lastId <= this.#lastId) reader.ackedId = Math.max(reader.ackedId, lastId);
+  }
+
+  /** Why this member is over the budget, or null. */
+  overBudget(ws: WebSocket): string | null {
+    const buffered = ws.bufferedAmount ?? 0;
+    if (buffered > this.#budget) return `${buffered} bytes not yet sent`;
+    const reader = this.#reader(ws);
+    if (reader.ackedAt === null) {
+      const sent = this.#sent - reader.joinedAt;
+      return sent > this.#budget * NEVER_ACKED_FACTOR
+        ? `${sent} characters sent, none acknowledged`
+        : null;
+    }
+    const unacked = this.#sent - Math.max(reader.ackedAt, reader.joinedAt);
+    if (unacked > this.#budget) return `${unacked} characters not acknowledged`;
+    const lag = this.#lastId - Math.max(reader.ackedId, reader.joinedId);
+    return lag > this.#maxLag ? `${lag} messages not acknowledged` : null;
+  }
+
+  #newReader(): Reader {
+    return { joinedAt: this.#sent, joinedId: this.#lastId, ackedAt: null, ackedId: 0 };
+  }
+
+  #reader(ws: WebSocket): Reader {
+    let reader = this.#readers.get(ws);
+    if (!reader) {
+      // Joined before the room last woke from hibernation: count from now.
+      reader = this.#newReader();
+      this.#readers.set(ws, reader);
+    }
+    return reader;
+  }
+}
