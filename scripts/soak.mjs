@@ -21,6 +21,9 @@
  * - "churners" join, chat for 2-12 s, then leave with a close frame or drop
  *   without one (ws.terminate()), come back 0.2-3 s later with
  *   `?since=<last id seen>`, or now and then as a newcomer without since;
+ * - a "flooder" (--flood) reconnects as fast as it can under one name from
+ *   one address, 10 messages per socket, in a room of its own: the send limit
+ *   must follow it (at most 20 per 10 s, plus one window per restart);
  * - every client sends a message every 2-6 s (a unique tag plus some
  *   Unicode), and an injector posts tagged messages through the inject API
  *   (with an Idempotency-Key, retried until it gets a 201).
@@ -46,6 +49,8 @@
  *   stored once under that id; no text is stored twice;
  * - no HTTP answer is a 5xx, no error frame arrives, and the member counts
  *   from the API match the sockets actually open (no ghosts).
+ * - no reading member is closed as slow (4008); the server's memory is
+ *   reported after the last restart and when the traffic stops.
  * It prints the counts and exits non-zero on any failure.
  */
 import { randomBytes } from "node:crypto";
@@ -55,6 +60,7 @@ import { cpus, hostname, tmpdir, totalmem, type as osType, release } from "node:
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { WebSocket } from "ws";
+import { treeSample } from "../bench/lib/proc.mjs";
 import { freePort, startDevServer } from "./dev-server.ts";
 
 // ---------------------------------------------------------------- options
@@ -67,6 +73,7 @@ const { values: flags } = parseArgs({
     restarts: { type: "string", default: "2" },
     "inject-rate": { type: "string", default: "10" },
     stuck: { type: "string", default: "3" },
+    flood: { type: "string", default: "1" },
     seed: { type: "string" },
     json: { type: "boolean", default: false },
     "keep-dir": { type: "boolean", default: false },
@@ -83,6 +90,7 @@ if (flags.help) {
   --restarts <n>      wrangler dev restarts during the run (default 2)
   --inject-rate <n>   inject API messages per second (default 10)
   --stuck <n>         members that never read, one per room, from the last restart on (default 3)
+  --flood <n>         reconnect flooders: one name from one address, reconnecting and sending 10 at a time in a room of its own (default 1)
   --seed <n>          seed for the client behaviour (default: random)
   --json              also print the result as one JSON line
   --keep-dir          keep the temporary directory (wrangler log, storage)
@@ -105,6 +113,7 @@ const ROOMS = Math.min(Math.floor(positive("rooms")), CLIENTS);
 const RESTARTS = Math.floor(positive("restarts", 0));
 const INJECT_RATE = positive("inject-rate", 0);
 const STUCK = Math.min(Math.floor(positive("stuck", 0)), ROOMS);
+const FLOOD = Math.floor(positive("flood", 0));
 const SEED = flags.seed === undefined ? randomBytes(4).readUInt32LE() : Number(flags.seed);
 /** wrangler.toml's HISTORY_ON_JOIN and HISTORY_LIMIT, which the soak does not override. */
 const HISTORY_ON_JOIN = 50;
@@ -161,6 +170,15 @@ const stats = {
   streams: 0,
   connectedAtEnd: 0,
   serverErrorsLogged: 0,
+  closedSlow: 0,
+  closedSlowStuck: 0,
+  floodSockets: 0,
+  floodSent: 0,
+  floodAccepted: 0,
+  floodLimited: 0,
+  floodAllowed: 0,
+  memoryStartMb: 0,
+  memoryEndMb: 0,
 };
 const problems = [];
 function problem(text) {
@@ -400,8 +418,16 @@ class SoakClient {
         resolveOpen(true);
       });
       ws.on("message", (data, isBinary) => this.onFrame(stream, data, isBinary, openedAt));
-      ws.on("close", () => {
+      ws.on("close", (code) => {
         if (this.ws === ws) this.ws = null;
+        // 4008: closed for falling behind. Only a member that never reads may be.
+        if (code === 4008) {
+          if (this.stuck) stats.closedSlowStuck++;
+          else {
+            stats.closedSlow++;
+            problem(`${this.name}: closed as slow (4008) although it reads`);
+          }
+        }
         if (!opened) {
           stats.connectFailures++;
           resolveOpen(false);
@@ -523,6 +549,64 @@ class SoakClient {
   }
 }
 
+// ---------------------------------------------------------------- the flooder
+
+/**
+ * One name from one address reconnecting as fast as it can, 10 messages per
+ * socket, in a room of its own: the send limit must follow it across sockets.
+ * A restart tears the room down and with it the counters, so each restart
+ * allows one more window.
+ */
+async function flood(index) {
+  const room = `soak-${runId}-flood-${index}`;
+  const started = Date.now();
+  let round = 0;
+  while (traffic.running) {
+    const ws = new WebSocket(`${wsBase}/ws/chat/${room}/?name=flooder${index}`);
+    const answers = [];
+    ws.on("message", (d) => answers.push(JSON.parse(String(d))));
+    const opened = await new Promise((done) => {
+      ws.on("open", () => done(true));
+      ws.on("error", () => done(false));
+      ws.on("unexpected-response", (_q, res) => {
+        res.resume();
+        done(false);
+      });
+    });
+    if (!opened) {
+      await sleep(200);
+      continue;
+    }
+    stats.floodSockets++;
+    const tag = `f${index}-${round++}-`;
+    for (let i = 0; i < 10; i++)
+      ws.send(JSON.stringify({ message: `${tag}${i}`, clientId: `${tag}${i}` }));
+    stats.floodSent += 10;
+    const mine = () => answers.filter((f) => String(f.clientId ?? "").startsWith(tag));
+    const deadline = Date.now() + 5000;
+    while (mine().length < 10 && Date.now() < deadline && ws.readyState === WebSocket.OPEN)
+      await sleep(5);
+    stats.floodAccepted += mine().filter((f) => f.type === "chat").length;
+    stats.floodLimited += mine().filter((f) => f.code === "rate_limited").length;
+    ws.terminate();
+  }
+  const windows = Math.ceil((Date.now() - started) / (FLOOD_LIMIT.windowSeconds * 1000)) + 1;
+  return FLOOD_LIMIT.messages * (windows + stats.restarts);
+}
+
+/** The shipped send limit (wrangler.toml), which the soak runs with. */
+const FLOOD_LIMIT = { messages: 20, windowSeconds: 10 };
+
+/** RSS of the server's workerd processes, in MB. */
+function serverMemoryMb() {
+  const pid = server?.process.pid;
+  if (!pid) return 0;
+  const bytes = treeSample(pid)
+    .filter((p) => p.role.startsWith("workerd"))
+    .reduce((a, p) => a + p.rss, 0);
+  return Math.round((bytes / 2 ** 20) * 10) / 10;
+}
+
 // ---------------------------------------------------------------- the injector
 
 const injections = [];
@@ -611,6 +695,7 @@ try {
     await c.run();
   });
   const injecting = injector();
+  const flooding = Array.from({ length: FLOOD }, (_, i) => flood(i));
 
   // Restarts split the traffic time into equal segments; the server's
   // downtime comes on top, so every segment gets its full share of traffic.
@@ -629,9 +714,16 @@ try {
     segmentStart = Date.now();
   }
   markRestartsDone();
+  stats.memoryStartMb = serverMemoryMb();
   await sleep(Math.max(0, segmentStart + segment - Date.now()));
+  stats.memoryEndMb = serverMemoryMb();
   traffic.running = false;
   log("traffic stopped; waiting for every client and injection to settle");
+  stats.floodAllowed = (await Promise.all(flooding)).reduce((a, b) => a + b, 0);
+  if (stats.floodAccepted > stats.floodAllowed)
+    problem(
+      `reconnect flood: ${stats.floodAccepted} messages accepted, at most ${stats.floodAllowed} allowed`,
+    );
   await injecting;
   await Promise.all(injections);
   await Promise.race([Promise.all(runs), sleep(60_000)]);
@@ -740,7 +832,9 @@ try {
     stats.errorFrames +
     stats.ghosts +
     stats.injectGaveUp +
-    stats.injectRefused;
+    stats.injectRefused +
+    stats.closedSlow +
+    (stats.floodAccepted > stats.floodAllowed ? 1 : 0);
   exitCode = failed === 0 ? 0 : 1;
 
   const result = {
@@ -774,6 +868,8 @@ Soak ${exitCode === 0 ? "PASSED" : "FAILED"} — ${result.date}, ${machine}
   reconnects  ${stats.reconnects} with since= (+ ${stats.freshJoins} fresh joins); ${stats.closes} closes, ${stats.terminates} drops without a close frame, ${stats.serverDrops} dropped by restarts
   latency     live socket messages, ms: p50 ${latencies.without.p50} / p99 ${latencies.without.p99} / max ${latencies.without.max} (${latencies.without.n} deliveries); in the ${STUCK} rooms with a member that never reads: ${latencies.withStuck.p50} / ${latencies.withStuck.p99} / ${latencies.withStuck.max} (${latencies.withStuck.n})
   in flight   ${stats.inFlightAtDrop} socket sends unanswered when their socket went (${stats.inFlightStored} of them stored, each once)
+  members that never read: ${stats.closedSlowStuck} of ${STUCK} closed as slow (4008); readers closed as slow: ${stats.closedSlow}; server memory (workerd) ${stats.memoryStartMb} MB after the last restart, ${stats.memoryEndMb} MB when the traffic stopped
+  flood       ${FLOOD} reconnect flooder(s): ${stats.floodSockets} sockets, ${stats.floodSent} sent, ${stats.floodAccepted} accepted (at most ${stats.floodAllowed} allowed), ${stats.floodLimited} rate_limited
   other       ${stats.errorFrames} error frames, ${stats.historyGaps} history gaps, ${stats.ghosts} ghost members, ${stats.connectFailures} refused connects during restarts, ${stats.http4xx} 4xx, ${stats.serverErrorsLogged} error lines in the wrangler log`);
   if (problems.length) console.log(`\nFirst problems:\n  ${problems.join("\n  ")}`);
   if (flags.json) console.log(JSON.stringify(result));
