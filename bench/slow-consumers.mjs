@@ -21,7 +21,7 @@
  *
  * Writes bench/results/<date>-slow.json and .md.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -198,7 +198,6 @@ async function reconnectFlood() {
   }
 }
 
-const tmp = makeTmp();
 const results = { date: new Date().toISOString(), machine: machineInfo(), slow: [], flood: null };
 try {
   // Each run on a fresh server: RSS never shrinks, so a second run would start warm.
@@ -207,6 +206,7 @@ try {
       ["project", startProject],
       ["minimal", startMinimal],
     ]) {
+      const tmp = makeTmp();
       const server = await start(tmp);
       try {
         const r = await neverReading(server, target, stuckCount);
@@ -214,6 +214,7 @@ try {
         results.slow.push(r);
       } finally {
         await server.stop();
+        rmSync(tmp, { recursive: true, force: true });
       }
     }
   results.flood = await reconnectFlood();

@@ -8,7 +8,6 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  api,
   closeAll,
   connect,
   randomAddress,
@@ -17,7 +16,8 @@ import {
   wsPath,
   type Client,
 } from "./helpers";
-import { TEST_HISTORY_ON_JOIN } from "./test-env";
+import { mintJoinToken } from "../src/join-token";
+import { TEST_HISTORY_ON_JOIN, TEST_JOIN_SECRET } from "./test-env";
 
 const PER_SENDER = 20;
 const PER_ADDRESS = 200;
@@ -44,12 +44,9 @@ async function sendAll(client: Client, n: number, tag: string): Promise<number> 
     .filter((f) => f.type === "chat" && String(f.clientId ?? "").startsWith(`${tag}-`)).length;
 }
 
+/** A join token as the backend mints it with JOIN_SECRET. */
 async function token(room: string, sub: string): Promise<string> {
-  const res = await api(`/rooms/${encodeURIComponent(room)}/tokens`, {
-    method: "POST",
-    json: { sub, name: sub },
-  });
-  return ((await res.json()) as { token: string }).token;
+  return (await mintJoinToken(TEST_JOIN_SECRET, { sub, name: sub, room }, 600)).token;
 }
 
 describe("send limits that follow the sender", () => {
