@@ -456,6 +456,7 @@ class Ui {
   readonly #memberCount: HTMLElement;
   readonly #myName: HTMLElement;
   readonly #nameInput: HTMLInputElement;
+  readonly #nameForm: HTMLFormElement;
 
   constructor() {
     this.log = byId("chat-log");
@@ -468,6 +469,7 @@ class Ui {
     this.#memberCount = byId("member-count");
     this.#myName = byId("my-name");
     this.#nameInput = byId("display-name-input");
+    this.#nameForm = byId("name-form");
 
     this.input.maxLength = pageLimit("chat-max-message-chars", this.input.maxLength);
     this.#nameInput.value = loadName() ?? "";
@@ -610,6 +612,9 @@ class Ui {
       text += ` · ${waiting} ${waiting === 1 ? "message" : "messages"} will be sent when connected`;
     this.#statusText.textContent = text;
     this.#myName.textContent = me?.name ?? joinName ?? "…";
+    // A join token fixes the name: nothing to edit, and the server would ignore it.
+    const fixed = me?.verified === true;
+    for (const el of this.#nameForm.querySelectorAll<HTMLElement>("label, .row")) el.hidden = fixed;
   }
 
   renderMembers(): void {

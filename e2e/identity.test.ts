@@ -160,6 +160,10 @@ describe("a verified member and a guest with the same name", () => {
       { name: "Alice", you: true, verified: false, flagged: true },
     ]);
 
+    // Alice's name comes from her token: her page offers no name field; the guest's does.
+    assert.equal(await alice.locator("#display-name-input").isVisible(), false);
+    assert.equal(await guest.locator("#display-name-input").isVisible(), true);
+
     // The guest's message is never drawn as a continuation of Alice's.
     const continued = await alice.$$eval("#chat-log li.msg.cont .text", (els) =>
       els.map((el) => el.textContent),
