@@ -1,6 +1,7 @@
-// Send and connection limits the way a user runs the server: a copy of the
-// project, the limits in its .dev.vars, `npm run dev`, real `ws` clients
-// from one address. Reconnecting again and again must not reset the limit.
+// Send and connection limits, and retention, the way a user runs the server:
+// a copy of the project, the settings in its .dev.vars, `npm run dev`, real
+// `ws` clients from one address. Reconnecting again and again must not reset
+// the limit; a room left alone for ROOM_TTL is deleted by its alarm.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { WebSocket } from "ws";
@@ -12,6 +13,8 @@ const devVars = {
   RATE_LIMIT_MESSAGES: "5",
   RATE_LIMIT_WINDOW_SECONDS: "60",
   MAX_CONNECTIONS_PER_ADDRESS: "3",
+  // Seconds: rooms here are deleted 3 s after they go quiet (the default is 30 days).
+  ROOM_TTL: "3",
 };
 let server: ProjectCopy;
 
@@ -82,5 +85,32 @@ describe("limits under npm run dev", () => {
     } finally {
       for (const s of sockets) s.ws.close();
     }
+  });
+});
+
+describe("retention under npm run dev", () => {
+  it("deletes a room's messages ROOM_TTL after its last member left, from the room's alarm", async () => {
+    const room = `ttl-${crypto.randomUUID().slice(0, 8)}`;
+    const history = async () => {
+      const res = await fetch(`${server.url}/api/rooms/${room}/messages`, {
+        headers: { Authorization: `Bearer ${devVars.BROADCAST_TOKEN}` },
+      });
+      return (await res.json()) as { messages: unknown[]; lastId: number };
+    };
+    const { ws, frames } = await open(room, "visitor");
+    ws.send(JSON.stringify({ message: "soon gone" }));
+    await until(() => frames.some((f) => f.type === "chat"), "the echo");
+    ws.close();
+    await new Promise((r) => ws.once("close", r));
+    assert.equal((await history()).lastId, 1, "kept while the room is young");
+
+    // Reading the history is not activity: the room still goes.
+    const deadline = Date.now() + 20_000;
+    let now = await history();
+    while (now.lastId !== 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      now = await history();
+    }
+    assert.deepEqual(now, { messages: [], lastId: 0, oldestId: null }, "deleted after ROOM_TTL");
   });
 });
