@@ -214,6 +214,8 @@ export class RoomWebhooks {
         },
         body,
         signal: abort.signal,
+        // A redirect is a failure, not an invitation to send the signed body elsewhere.
+        redirect: "manual",
       });
       await res.body?.cancel();
       return res.ok ? null : `HTTP ${res.status}`;

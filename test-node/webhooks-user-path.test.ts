@@ -14,16 +14,17 @@ const WEBHOOK_KEY = "user-path-key";
 
 interface Received {
   at: number;
+  path: string | undefined;
   status: number;
   verified: boolean;
   key: string | undefined;
   payload: { time_ms: number; events: Record<string, string>[] };
 }
 
-/** A webhook receiver; `answer` decides each response's status. */
+/** A webhook receiver; `answer` decides each response: a status, or "hang" (never answer). */
 class Receiver {
   received: Received[] = [];
-  answer = () => 200;
+  answer: (room: string, attempt: number) => number | "hang" = () => 200;
   server: Server;
   constructor() {
     this.server = createServer((req, res) => {
@@ -33,15 +34,21 @@ class Receiver {
         const body = Buffer.concat(chunks);
         const expected = createHmac("sha256", WEBHOOK_SECRET).update(body).digest();
         const given = Buffer.from(String(req.headers["x-pusher-signature"] ?? ""), "hex");
-        const status = this.answer();
+        const payload = JSON.parse(body.toString()) as Received["payload"];
+        const room = payload.events[0]?.channel ?? "";
+        const attempt = this.received.filter((r) => r.payload.events[0]?.channel === room).length;
+        const answer = this.answer(room, attempt + 1);
         this.received.push({
           at: Date.now(),
-          status,
+          path: req.url,
+          status: answer === "hang" ? 0 : answer,
           verified: given.length === expected.length && timingSafeEqual(given, expected),
           key: req.headers["x-pusher-key"] as string | undefined,
-          payload: JSON.parse(body.toString()),
+          payload,
         });
-        res.writeHead(status).end();
+        if (answer === "hang") return; // the room must give up on its own
+        if (answer >= 300 && answer < 400) res.writeHead(answer, { Location: "/elsewhere" }).end();
+        else res.writeHead(answer).end();
       });
     });
   }
@@ -56,7 +63,7 @@ class Receiver {
   /** Events the receiver accepted (2xx) for `room`, in order. */
   events(room: string): Record<string, string>[] {
     return this.received
-      .filter((r) => r.status < 300)
+      .filter((r) => r.status >= 200 && r.status < 300)
       .flatMap((r) => r.payload.events)
       .filter((e) => e.channel === room);
   }
@@ -96,6 +103,7 @@ describe("webhooks under `npm run dev` with WEBHOOK_* in .dev.vars", () => {
   });
   after(async () => {
     await server?.remove();
+    receiver.server.closeAllConnections();
     receiver.server.close();
   });
 
@@ -145,5 +153,31 @@ describe("webhooks under `npm run dev` with WEBHOOK_* in .dev.vars", () => {
       { name: "member_removed", channel: room, user_id: member },
       { name: "channel_vacated", channel: room },
     ]);
+  });
+
+  it("gives up on a receiver that does not answer within 5 s, treats a redirect as a failure, and sends the same body again", async () => {
+    const room = `hooks-${crypto.randomUUID()}`;
+    receiver.answer = (r, attempt) =>
+      r !== room ? 200 : attempt === 1 ? "hang" : attempt === 2 ? 302 : 200;
+    const { ws } = await open(server.url, room);
+    try {
+      const mine = () => receiver.received.filter((r) => r.payload.events[0]?.channel === room);
+      await until("three attempts", () => mine().length >= 3, 30_000);
+      const [hung, redirected, delivered] = mine();
+      assert.equal(delivered!.status, 200);
+      // 5 s without an answer, then the first retry's 1 s backoff.
+      assert.ok(redirected!.at - hung!.at >= 5_500, `${redirected!.at - hung!.at} ms`);
+      assert.ok(delivered!.at - redirected!.at >= 1_500, `${delivered!.at - redirected!.at} ms`);
+      assert.deepEqual(
+        [hung, redirected].map((r) => r!.payload),
+        [delivered!.payload, delivered!.payload],
+      );
+      assert.ok(
+        receiver.received.every((r) => r.path === "/hooks/chat"),
+        "never followed the redirect",
+      );
+    } finally {
+      ws.close();
+    }
   });
 });

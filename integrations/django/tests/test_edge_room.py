@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import LiveServerTestCase, SimpleTestCase, TestCase
 
+from edge_chat.layers import EdgeChatError
 from edge_chat.tokens import mint_join_token
 
 from .ws_client import HandshakeRefused, WebSocketClient
@@ -63,6 +64,21 @@ class TutorialGroupSendTests(SimpleTestCase):
         )
         frame = self.ws.wait_for(is_chat("from async code"), "the message from async code")
         self.assertEqual(frame["user"], "celery")
+
+
+    def test_a_message_the_room_refuses_raises_with_the_reason_and_reaches_nobody(self):
+        channel_layer = get_channel_layer()
+        with self.assertRaises(EdgeChatError) as caught:
+            async_to_sync(channel_layer.group_send)(
+                "chat_%s" % self.room, {"type": "chat.message", "message": "x" * 2001}
+            )
+        self.assertEqual(caught.exception.status, 400)
+        self.assertIn("2000", str(caught.exception))
+        async_to_sync(channel_layer.group_send)(
+            "chat_%s" % self.room, {"type": "chat.message", "message": "after"}
+        )
+        self.ws.wait_for(is_chat("after"), "the next message")
+        self.assertEqual([f["message"] for f in self.ws.frames if f.get("type") == "chat"], ["after"])
 
 
 class PrivateRoomTests(TestCase):
