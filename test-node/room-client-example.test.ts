@@ -12,6 +12,8 @@ const docs = readFileSync(join(PROJECT_ROOT, "docs/browser.md"), "utf8");
 const section = docs.slice(docs.indexOf("## A page of your own"));
 const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
 
+const bin = (name: string) => join(PROJECT_ROOT, "node_modules/.bin", name);
+
 describe("the room client example in docs/browser.md", () => {
   // In the project root, so its `./client/room-client.ts` import resolves as in the docs.
   const file = join(PROJECT_ROOT, `.example-${process.pid}.ts`);
@@ -29,7 +31,6 @@ describe("the room client example in docs/browser.md", () => {
 
   it("type-checks in strict mode and bundles with esbuild", () => {
     writeFileSync(file, example);
-    const bin = (name: string) => join(PROJECT_ROOT, "node_modules/.bin", name);
     execFileSync(
       bin("tsc"),
       [

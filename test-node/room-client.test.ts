@@ -105,14 +105,14 @@ describe("RoomClient from Node", () => {
     const ids = carol.chats.map((m) => m.id);
     assert.deepEqual(
       ids,
-      [...ids].sort((a, b) => a - b),
+      ids.toSorted((a, b) => a - b),
     );
     assert.equal(new Set(ids).size, ids.length);
     assert.deepEqual(
       carol
         .texts()
         .filter((t) => t === "before" || t === "typed while down")
-        .sort(),
+        .toSorted(),
       ["before", "typed while down"],
     );
     assert.equal(carol.client.pending, 0);
