@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.test import LiveServerTestCase, SimpleTestCase, TestCase
 
 from edge_chat.layers import EdgeChatError
-from edge_chat.tokens import mint_join_token
+from edge_chat.tokens import clean_name, mint_join_token
 
 from .ws_client import HandshakeRefused, WebSocketClient
 
@@ -93,6 +93,26 @@ class PrivateRoomTests(TestCase):
         self.assertEqual(
             welcome["you"], {"id": str(self.user.pk), "name": "Grace Hopper", "verified": True}
         )
+
+    def test_every_name_the_helper_produces_is_one_the_room_accepts(self):
+        # Names a stranger might give themselves: invisible characters, bidi
+        # tricks, joiners real scripts and emoji need, too long, decomposed.
+        names = [
+            "Bob\u200b", "A\u202eB", "\U0001f469\u200d\U0001f4bb Dev", "a\ufe0fb",
+            "\u3164filler", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+            "\u0915\u094d\u200d\u0937", "\u2764\ufe0f fan", "tag\U000e0041", "x" * 40,
+            "\u00adsoft", "Zoe\u0308", "y" * 31 + "\u200d\u200d", "\u200b\u200b",
+        ]
+        for name in names:
+            with self.subTest(name=name):
+                token = mint_join_token(self.user, self.room, name=name)
+                ws = connect(self.room, "rich=1&token=" + token)
+                try:
+                    welcome = ws.wait_for(lambda f: f.get("type") == "welcome", "welcome frame")
+                finally:
+                    ws.close()
+                self.assertEqual(welcome["you"]["name"], clean_name(name) or "Grace Hopper")
+                self.assertTrue(welcome["you"]["name"])
 
     def test_without_a_token_or_with_another_rooms_token_the_room_stays_shut(self):
         with self.assertRaises(HandshakeRefused) as caught:
