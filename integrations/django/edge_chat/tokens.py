@@ -92,7 +92,9 @@ def _is_emoji(c: str) -> bool:
 
 def _allowed_in_context(c: str, before: str, after: str) -> bool:
     if c in "\u200c\u200d" and before and after:
-        if c == "\u200d" and (_is_emoji(before) or before == "\ufe0f" or "\U0001f3fb" <= before <= "\U0001f3ff") and _is_emoji(after):
+        skin_tone = "\U0001f3fb" <= before <= "\U0001f3ff"
+        emoji_before = _is_emoji(before) or before == "\ufe0f" or skin_tone
+        if c == "\u200d" and emoji_before and _is_emoji(after):
             return True
         return all(
             unicodedata.category(x)[0] in "LM"
