@@ -51,10 +51,16 @@ const history = new MessageHistory();
 let joinName = loadName();
 let me: Member | null = null;
 /**
- * Who is here, by member key (never by name: a guest may take anyone's
- * name), with the number of sockets each has open (tabs, devices).
+ * The members this page knows of, by member key (never by name: a guest may
+ * take anyone's name): the welcome's first 100, then the presence diffs,
+ * plus the pages asked for with "show everyone".
  */
-const members = new Map<string, { member: Member; sockets: number }>();
+const members = new Map<string, Member>();
+/** Members in the room, as the room last said (may exceed what the page knows). */
+let memberCount = 0;
+/** Where the next page of the member list starts, while "show everyone" is fetching. */
+let membersCursor: string | null = null;
+let fetchingMembers = false;
 /**
  * How the names of verified members seen in this room read (their
  * look-alike skeletons): a guest whose name reads the same is flagged.
@@ -112,9 +118,13 @@ function socketUrl(): string {
   return url.href;
 }
 
-// Jitter, so a room full of pages does not come back in one burst after a deploy.
+// Jitter, so a room full of pages does not come back in one burst after a
+// deploy: partysocket reads its options at every attempt, so each attempt
+// draws a new delay (0.5 to 2 s, then growing by 1.6x per failed attempt).
 const socket = new ReconnectingWebSocket(socketUrl, undefined, {
-  minReconnectionDelay: 500 + Math.random() * 1000,
+  get minReconnectionDelay() {
+    return 500 + Math.random() * 1500;
+  },
   maxReconnectionDelay: 15_000,
   reconnectionDelayGrowFactor: 1.6,
   connectionTimeout: 6_000,
@@ -357,10 +367,20 @@ function isMine(m: ChatMessage): boolean {
   return me !== null && authorKey(m) === memberKey(me);
 }
 
-function memberJoined(m: Member): void {
-  const entry = members.get(memberKey(m));
-  if (entry) entry.sockets++;
-  else members.set(memberKey(m), { member: m, sockets: 1 });
+/** Adds members (welcome, presence, a page); one already listed is no change. */
+function membersJoined(list: Member[], view: Ui): void {
+  let flag = false;
+  for (const m of list) {
+    members.set(memberKey(m), m);
+    if (noteVerified(m)) flag = true;
+  }
+  if (flag) view.flagNamesakes();
+}
+
+/** Asks the room for the next page of its member list (the welcome lists only the first 100). */
+function requestMembers(): void {
+  fetchingMembers = true;
+  socket.send(JSON.stringify({ type: "members", cursor: membersCursor }));
 }
 
 /** Notes a verified name; true if it is new (guests using it must be flagged). */
@@ -376,10 +396,10 @@ function handle(view: Ui, frame: ServerFrame): void {
       me = frame.you;
       joinName ??= frame.you.name;
       members.clear();
-      for (const m of frame.members) {
-        memberJoined(m);
-        noteVerified(m);
-      }
+      membersJoined([...frame.members, frame.you], view);
+      memberCount = frame.count;
+      membersCursor = frame.more;
+      fetchingMembers = false;
       history.welcome(frame.lastId);
       if (!history.caughtUp) view.log.setAttribute("aria-busy", "true");
       state = "live";
@@ -387,18 +407,22 @@ function handle(view: Ui, frame: ServerFrame): void {
       view.flagNamesakes();
       update();
       break;
-    case "join":
-      memberJoined(frame.member);
-      if (noteVerified(frame.member)) view.flagNamesakes();
+    case "presence":
+      // As the protocol says: remove who left, then add who joined.
+      for (const m of frame.left) members.delete(memberKey(m));
+      membersJoined(frame.joined, view);
+      memberCount = frame.count;
       view.renderMembers();
       break;
-    case "leave": {
-      const key = memberKey(frame.member);
-      const entry = members.get(key);
-      if (entry && --entry.sockets <= 0) members.delete(key);
+    case "members":
+      membersJoined(frame.members, view);
+      memberCount = frame.count;
+      membersCursor = frame.next;
+      // "Show everyone" asked for all of it: one page after another.
+      if (fetchingMembers && membersCursor !== null) requestMembers();
+      else fetchingMembers = false;
       view.renderMembers();
       break;
-    }
     case "chat":
       if (frame.clientId !== undefined) unacked.delete(frame.clientId);
       if (noteVerified({ name: frame.user, verified: frame.verified === true })) {
@@ -624,12 +648,9 @@ class Ui {
     const entries = [...members.entries()].toSorted(([ka, a], [kb, b]) => {
       if (ka === myKey) return -1;
       if (kb === myKey) return 1;
-      return (
-        a.member.name.localeCompare(b.member.name) ||
-        Number(b.member.verified) - Number(a.member.verified)
-      );
+      return a.name.localeCompare(b.name) || Number(b.verified) - Number(a.verified);
     });
-    const items = entries.map(([key, { member, sockets }]) => {
+    const items = entries.map(([key, member]) => {
       const li = document.createElement("li");
       li.dataset.member = key;
       li.classList.toggle("verified", member.verified);
@@ -644,7 +665,6 @@ class Ui {
       li.append(avatar, label);
       if (member.verified) li.append(verifiedBadge());
       else if (readsAsVerified(member.name)) li.append(namesakeTag(true));
-      if (sockets > 1) li.append(` ×${sockets}`);
       if (key === myKey) {
         const you = document.createElement("span");
         you.className = "you";
@@ -653,8 +673,28 @@ class Ui {
       }
       return li;
     });
+    // Big rooms: the welcome lists 100 members; the rest on request.
+    const unknown = memberCount - members.size;
+    if (unknown > 0) {
+      const li = document.createElement("li");
+      li.className = "more";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.id = "show-all-members";
+      button.disabled = fetchingMembers;
+      button.textContent = fetchingMembers
+        ? `Loading ${unknown} more…`
+        : `Show everyone (${unknown} more)`;
+      button.addEventListener("click", () => {
+        requestMembers();
+        this.renderMembers();
+      });
+      li.append(button);
+      items.push(li);
+    }
     this.#memberList.replaceChildren(...items);
-    this.#memberCount.textContent = String(entries.length);
+    // Members as the room counts them (one per member, however many tabs).
+    this.#memberCount.textContent = String(Math.max(memberCount, entries.length));
   }
 }
 

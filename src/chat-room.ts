@@ -5,13 +5,17 @@
  * ordered, so every member sees the same sequence.
  */
 import { DurableObject } from "cloudflare:workers";
+import { ActivityLog } from "./activity-log";
 import { roomConfig, type RoomConfig } from "./config";
 import { BanStore } from "./ban-store";
 import { guestName } from "./display-name";
+import { FanOut, tagsFor } from "./fan-out";
 import { IdempotencyStore } from "./idempotency-store";
 import type { Identity } from "./join-token";
 import { logger, type Log } from "./log";
 import { MessageStore } from "./message-store";
+import { MEMBER_PAGE, Roster } from "./presence";
+import { RecentFrames, serialize } from "./recent-frames";
 import { closeQuietly, trySend } from "./sockets";
 import { RoomWebhooks, webhookSettings } from "./room-webhooks";
 import { SendLimits, senderKeys } from "./send-limits";
@@ -27,7 +31,6 @@ import {
   checkMessageText,
   parseClientFrame,
   rateLimitedFrame,
-  type ChatFrame,
   type ChatMessage,
   type HistoryGapFrame,
   type HistoryResetFrame,
@@ -57,6 +60,11 @@ export const JOIN_HEADER = "X-Chat-Join";
 
 /** History for a batch client goes out in frames of this many messages. */
 const HISTORY_FRAMES_PER_BATCH = 100;
+/** Newest chat frames kept serialised in memory for joiners, at least (see RecentFrames). */
+const RECENT_FRAMES = 200;
+/** Presence frames go out at most this often: quick in small rooms, few in big ones. */
+const PRESENCE_SMALL_MS = 50;
+const PRESENCE_BIG_MS = 250;
 
 /** Headers must be ASCII; names and rooms are not. */
 export function encodeJoin(join: JoinRequest): string {
@@ -125,10 +133,13 @@ export class ChatRoom extends DurableObject<Env> {
   #webhooks: RoomWebhooks | null = null;
   /** Cache of the accepted sockets' attachments; rebuilt after hibernation. */
   #sessions = new Map<WebSocket, Session>();
-  /** Sessions that take batched frames, and the chat frames waiting for them. */
-  #batchSessions = 0;
-  #pending: string[] = [];
-  #flushScheduled = false;
+  #fanOut: FanOut;
+  #roster = new Roster();
+  #presenceTimer: ReturnType<typeof setTimeout> | null = null;
+  #recent: RecentFrames;
+  #activity: ActivityLog;
+  /** Member-list pages asked for, limited per sender like messages (memory only). */
+  #pageLimits: SendLimits;
   #sendLimits: SendLimits;
   #slow: SlowConsumers;
 
@@ -158,6 +169,16 @@ export class ChatRoom extends DurableObject<Env> {
       perAddress: this.#config.rateLimitAddressMessages,
       windowMs: this.#config.rateLimitWindowMs,
     });
+    this.#pageLimits = new SendLimits({
+      perSender: this.#config.rateLimitMessages,
+      perAddress: this.#config.rateLimitAddressMessages,
+      windowMs: this.#config.rateLimitWindowMs,
+    });
+    this.#fanOut = new FanOut(ctx, (ws) => this.#drop(ws, CLOSE_SEND_FAILED, "send failed"));
+    this.#recent = new RecentFrames(
+      Math.min(this.#config.historyLimit, Math.max(this.#config.historyOnJoin, RECENT_FRAMES)),
+    );
+    this.#activity = new ActivityLog(this.#log, this.#room, () => this.#roster.count);
     // Answered by the runtime without waking the object, so keep-alives
     // don't defeat hibernation.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -165,6 +186,8 @@ export class ChatRoom extends DurableObject<Env> {
       const attachment = ws.deserializeAttachment() as Attachment | null;
       if (attachment) this.#addSession(ws, attachment);
     }
+    // A wake rebuilds what every member already knows: nothing to announce.
+    this.#roster.takeDiff();
     const webhooks = webhookSettings(env);
     if (!webhooks.ok) this.#log("error", { room: this.#room, error: webhooks.error });
     else if (webhooks.value) {
@@ -227,36 +250,42 @@ export class ChatRoom extends DurableObject<Env> {
     };
     // Pending batched frames hold messages the joiner's history will carry:
     // send them to the others first, so nobody gets one twice.
-    this.#flush();
-    this.ctx.acceptWebSocket(server, addressTag === null ? [] : [addressTag]);
+    this.#fanOut.flush();
+    this.ctx.acceptWebSocket(server, [
+      ...tagsFor(join),
+      ...(addressTag === null ? [] : [addressTag]),
+    ]);
     server.serializeAttachment(attachment);
 
     // Everything below runs without an await, so no message can be stored
     // between the history we send and the first live broadcast: no gap, no
     // duplicate at the seam.
     const replay = this.#replayFor(join);
+    this.#addSession(server, attachment);
+    this.#schedulePresence();
     if (join.rich) {
+      const first = this.#roster.page(null, MEMBER_PAGE);
       this.#send(server, {
         type: "welcome",
         room: this.#room,
         you: member,
-        members: [...this.#sessions.values(), member].map(toMember),
+        members: first.members,
+        count: this.#roster.count,
+        more: first.next,
         lastId: this.#store.lastId,
-        history: replay.messages.length,
+        history: replay.frames.length,
       });
       if (replay.gap) this.#send(server, replay.gap);
     }
-    const history = replay.messages.map((m) =>
-      JSON.stringify({ type: "chat", ...m } satisfies ChatFrame),
-    );
     const perFrame = join.batch ? HISTORY_FRAMES_PER_BATCH : 1;
-    for (let i = 0; i < history.length; i += perFrame)
-      trySend(server, history.slice(i, i + perFrame).join("\n"));
-    this.#addSession(server, attachment);
+    for (let i = 0; i < replay.frames.length; i += perFrame)
+      trySend(
+        server,
+        perFrame === 1 ? replay.frames[i]! : replay.frames.slice(i, i + perFrame).join("\n"),
+      );
     this.#webhooks?.joined(member.id, Date.now());
     this.#slow.joined(server);
-    this.#broadcastRich({ type: "join", member, count: this.#sessions.size }, server);
-    this.#log("connect", { room: this.#room, member: member.id, members: this.#sessions.size });
+    this.#activity.connected();
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -267,6 +296,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (ack !== null) return this.#slow.ack(ws, ack);
     const parsed = parseClientFrame(data, this.#config.maxMessageChars);
     if (!parsed.ok) return this.#send(ws, parsed.error);
+    if ("members" in parsed) return this.#sendMembers(ws, session, parsed.members.cursor);
     const { clientId } = parsed;
     // A resend of a message the room has is answered with its receipt before
     // the limit is counted: a page catching up after a drop is not flooding.
@@ -294,7 +324,9 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   override webSocketError(ws: WebSocket): void {
-    this.#leave(ws);
+    // Fan-out goes by the runtime's socket groups: a socket the room lets go
+    // of must not stay open in them.
+    this.#drop(ws, 1011, "socket error");
   }
 
   /**
@@ -340,12 +372,7 @@ export class ChatRoom extends DurableObject<Env> {
     const ids = stored.map((m) => m.id);
     // Sent only once committed: nobody sees a message that was rolled back.
     for (const m of stored) this.#deliver(m);
-    this.#log("inject", {
-      room: this.#room,
-      count: ids.length,
-      lastId: this.#store.lastId,
-      delivered,
-    });
+    this.#activity.injected(ids.length);
     return { ids, delivered, replayed: false };
   }
 
@@ -446,6 +473,8 @@ export class ChatRoom extends DurableObject<Env> {
     this.#store = new MessageStore(this.ctx.storage.sql, this.#config.historyLimit);
     this.#idempotency = new IdempotencyStore(this.ctx.storage.sql);
     this.#bans = new BanStore(this.ctx.storage.sql);
+    // The copy of the newest frames described the deleted history.
+    this.#recent.clear();
     const webhooks = webhookSettings(this.env);
     if (webhooks.ok && webhooks.value)
       this.#webhooks = new RoomWebhooks(this.ctx.storage, this.#room, webhooks.value, this.#log);
@@ -478,73 +507,77 @@ export class ChatRoom extends DurableObject<Env> {
       if (sender) this.#send(sender, { type: "chat", ...message });
       return;
     }
-    // Serialised once per message, not once per member.
-    const frame = JSON.stringify({ type: "chat", ...message } satisfies ChatFrame);
-    this.#broadcast(frame, false);
+    // Serialised once per message, not once per member, and kept for joiners.
+    const frame = serialize(message);
+    this.#recent.push(message.id, frame);
+    this.#fanOut.chat(frame);
     if (this.#slow.sent(message.id, frame.length)) this.#dropSlow();
-    if (this.#batchSessions > 0) {
-      this.#pending.push(frame);
-      // The one timer in the room: a 0 ms flush, so messages that arrive in
-      // the same turn share a frame. It never outlives the busy moment.
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setTimeout(() => this.#flush(), 0);
-      }
-    }
-  }
-
-  /** Sends every pending chat frame to the batch sessions as one newline-separated frame. */
-  #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#pending.length === 0) return;
-    const frame = this.#pending.join("\n");
-    this.#pending = [];
-    this.#broadcast(frame, false, undefined, true);
   }
 
   #addSession(ws: WebSocket, attachment: Attachment): void {
     this.#sessions.set(ws, attachment);
-    if (attachment.batch) this.#batchSessions++;
+    this.#roster.add(toMember(attachment));
   }
 
-  /** What a joining socket is owed: the latest messages, or all after `since` and whether some are gone. */
+  /**
+   * What a joining socket is owed, serialised: the latest messages, or all
+   * after `since` and whether some are gone. Served from the in-memory copy
+   * when it reaches back far enough, which is nearly always.
+   */
   #replayFor(join: JoinRequest): {
-    messages: ChatMessage[];
+    frames: string[];
     gap: HistoryGapFrame | HistoryResetFrame | null;
   } {
-    if (join.since === null)
-      return { messages: this.#store.latest(this.#config.historyOnJoin), gap: null };
+    if (!this.#recent.loaded) this.#recent.load(this.#store.latest(RECENT_FRAMES));
+    if (join.since === null) {
+      const frames = this.#recent.latest(this.#config.historyOnJoin);
+      return {
+        frames: frames ?? this.#store.latest(this.#config.historyOnJoin).map(serialize),
+        gap: null,
+      };
+    }
     const lastId = this.#store.lastId;
     if (join.since > lastId)
-      return { messages: [], gap: { type: "history_reset", since: join.since, lastId } };
+      return { frames: [], gap: { type: "history_reset", since: join.since, lastId } };
+    const cached = this.#recent.after(join.since, this.#config.historyLimit, lastId);
+    // The copy holds only stored messages, so reaching back to `since` means nothing is gone.
+    if (cached) return { frames: cached, gap: null };
     const oldest = this.#store.oldestId();
     const gap: HistoryGapFrame | null =
       oldest !== null && join.since < oldest - 1
         ? { type: "history_gap", since: join.since, oldestId: oldest }
         : null;
-    return { messages: this.#store.after(join.since, this.#config.historyLimit), gap };
-  }
-
-  #broadcastRich(frame: ServerFrame, except?: WebSocket): void {
-    this.#broadcast(JSON.stringify(frame), true, except);
+    return {
+      frames: this.#store.after(join.since, this.#config.historyLimit).map(serialize),
+      gap,
+    };
   }
 
   /**
-   * Sends to every member (or every rich member); chat frames go to the
-   * batch sessions separately, through #flush. Returns how many it reached.
+   * Presence goes out as one diff per interval to the rich sockets, never a
+   * frame per join: a storm of N joins costs O(N) frames, not O(N²).
    */
-  #broadcast(frame: string, richOnly: boolean, except?: WebSocket, batched = false): number {
-    let delivered = 0;
-    let dead: WebSocket[] | undefined;
-    for (const [ws, session] of this.#sessions) {
-      if ((richOnly && !session.rich) || ws === except) continue;
-      if (!richOnly && (session.batch ?? false) !== batched) continue;
-      // One broken socket must not stop the broadcast to the others.
-      if (trySend(ws, frame)) delivered++;
-      else (dead ??= []).push(ws);
+  #schedulePresence(): void {
+    if (this.#presenceTimer !== null) return;
+    const delay = this.#roster.count <= MEMBER_PAGE ? PRESENCE_SMALL_MS : PRESENCE_BIG_MS;
+    this.#presenceTimer = setTimeout(() => {
+      this.#presenceTimer = null;
+      const diff = this.#roster.takeDiff();
+      if (diff) this.#fanOut.rich(JSON.stringify(diff satisfies ServerFrame));
+    }, delay);
+  }
+
+  #sendMembers(ws: WebSocket, session: Session, cursor: string | null): void {
+    if (!this.#pageLimits.allow(senderKeys(session, session.address ?? null), Date.now())) {
+      const { rateLimitWindowMs: windowMs, rateLimitMessages: max } = this.#config;
+      return this.#send(ws, {
+        type: "error",
+        code: "rate_limited",
+        message: `Slow down: at most ${max} member-list pages every ${windowMs / 1000} s.`,
+      });
     }
-    if (dead) for (const ws of dead) this.#drop(ws, CLOSE_SEND_FAILED, "send failed");
-    return delivered;
+    const page = this.#roster.page(cursor);
+    this.#send(ws, { type: "members", cursor, ...page, count: this.#roster.count });
   }
 
   /** Sends one frame to one socket; a socket that cannot take it is dropped. */
@@ -572,11 +605,11 @@ export class ChatRoom extends DurableObject<Env> {
     const session = this.#sessions.get(ws);
     if (!session) return;
     this.#sessions.delete(ws);
-    if (session.batch) this.#batchSessions--;
+    this.#roster.remove(session);
+    this.#schedulePresence();
     this.#webhooks?.left(session.id, Date.now());
     if (this.#sessions.size === 0) markEmptied(this.ctx.storage, Date.now());
-    this.#log("disconnect", { room: this.#room, member: session.id, members: this.#sessions.size });
-    this.#broadcastRich({ type: "leave", member: toMember(session), count: this.#sessions.size });
+    this.#activity.disconnected();
   }
 }
 

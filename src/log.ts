@@ -4,10 +4,12 @@
  * ids and counts only: never tokens, message text or display names.
  */
 
+/**
+ * "activity" is the per-interval summary of routine events (src/activity-log.ts);
+ * the others are one line per event.
+ */
 export type LogEvent =
-  | "connect"
-  | "disconnect"
-  | "inject"
+  | "activity"
   | "moderate"
   | "refused"
   | "webhook"
@@ -19,9 +21,7 @@ export type LogFields = Record<string, string | number | boolean | null>;
 export type Log = (event: LogEvent, fields: LogFields) => void;
 
 const SEVERITY: Record<LogEvent, number> = {
-  connect: 0,
-  disconnect: 0,
-  inject: 0,
+  activity: 0,
   moderate: 1,
   refused: 1,
   webhook: 0,
@@ -34,9 +34,8 @@ const SEVERITY: Record<LogEvent, number> = {
 const THRESHOLD: Record<string, number> = { info: 0, warn: 1, error: 2 };
 
 /**
- * A logger that drops events below LOG_LEVEL: "info" (default) logs every
- * connect, disconnect and inject; "warn" only refusals, moderation and
- * errors, for busy rooms where a line per socket costs more than it tells.
+ * A logger that drops events below LOG_LEVEL: "info" (default) logs the
+ * activity summaries too; "warn" only refusals, moderation and errors.
  */
 export function logger(level: string | undefined): Log {
   const min = THRESHOLD[level ?? "info"] ?? 0;

@@ -38,7 +38,8 @@ export type ErrorCode =
   | "binary_frame"
   | "empty_message"
   | "message_too_long"
-  | "rate_limited";
+  | "rate_limited"
+  | "bad_cursor";
 
 export interface ErrorFrame {
   type: "error";
@@ -53,16 +54,43 @@ export interface WelcomeFrame {
   type: "welcome";
   room: string;
   you: Member;
+  /** The first members in join order, at most 100 (`you` among them once you are that early). */
   members: Member[];
+  /** Members present, including you: one per member id, however many sockets it has. */
+  count: number;
+  /** Cursor for the rest of the list (`{"type":"members","cursor":more}`), null when `members` is all. */
+  more: string | null;
   lastId: number;
   /** How many history chat frames follow this one: the client is caught up after them. */
   history: number;
 }
 
-/** Rich: someone joined or left. */
+/**
+ * Rich: who came and went since the last presence frame, sent at most every
+ * 50 ms (up to 100 members) or 250 ms (bigger rooms) while anything changed.
+ * Applying it is idempotent: a joined member already listed, or a left one
+ * never seen, is no change. (Until this frame existed, rooms sent one
+ * `{"type":"join"|"leave","member","count"}` per socket to every rich member.)
+ */
 export interface PresenceFrame {
-  type: "join" | "leave";
-  member: Member;
+  type: "presence";
+  joined: Member[];
+  /** Members whose last socket closed (no name: `id` and `verified` say who). */
+  left: MemberRef[];
+  count: number;
+}
+
+/** Who a member is without the name: a guest's id and a verified id never match each other. */
+export type MemberRef = Pick<Member, "id" | "verified">;
+
+/** Rich: one page of the member list, the answer to `{"type":"members","cursor"?}`. */
+export interface MembersFrame {
+  type: "members";
+  /** The cursor asked for; null for the first page. */
+  cursor: string | null;
+  members: Member[];
+  /** Cursor of the next page, null at the end of the list. */
+  next: string | null;
   count: number;
 }
 
@@ -95,12 +123,23 @@ export const CLOSE_SLOW = 4008;
 /** The room could not send to this socket; the client may reconnect with `since`. */
 export const CLOSE_SEND_FAILED = 1011;
 
-export type RichFrame = WelcomeFrame | PresenceFrame | HistoryGapFrame | HistoryResetFrame;
+export type RichFrame =
+  | WelcomeFrame
+  | PresenceFrame
+  | MembersFrame
+  | HistoryGapFrame
+  | HistoryResetFrame;
 export type ServerFrame = ChatFrame | ErrorFrame | RichFrame;
 
 export type ClientFrameResult =
   | { ok: true; message: string; clientId?: string }
   | { ok: false; error: ErrorFrame };
+
+/** A client's request for a page of the member list. */
+export interface MembersRequest {
+  ok: true;
+  members: { cursor: string | null };
+}
 
 /** A client's own message id: resending with the same one never stores it twice. */
 const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -112,12 +151,13 @@ function error(code: ErrorCode, message: string): ClientFrameResult {
 /**
  * Parses one frame from a client. Accepts exactly the tutorial's shape,
  * `{"message": string}`; other keys are ignored so richer clients can add
- * their own without breaking.
+ * their own without breaking. `{"type": "members", "cursor"?: string}`
+ * asks for a page of the member list instead.
  */
 export function parseClientFrame(
   data: string | ArrayBuffer,
   maxMessageChars: number,
-): ClientFrameResult {
+): ClientFrameResult | MembersRequest {
   if (typeof data !== "string")
     return error(
       "binary_frame",
@@ -138,7 +178,21 @@ export function parseClientFrame(
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
     return error("bad_frame", 'Frame must be a JSON object like {"message": "hi"}.');
-  const { message, clientId } = parsed as { message?: unknown; clientId?: unknown };
+  const { message, clientId, type, cursor } = parsed as {
+    message?: unknown;
+    clientId?: unknown;
+    type?: unknown;
+    cursor?: unknown;
+  };
+  if (type === "members") {
+    if (cursor === undefined || cursor === null) return { ok: true, members: { cursor: null } };
+    if (typeof cursor !== "string" || !/^\d{1,15}$/.test(cursor))
+      return error(
+        "bad_cursor",
+        '"cursor" must be the "more" of a welcome or the "next" of a members frame.',
+      );
+    return { ok: true, members: { cursor } };
+  }
   if (clientId !== undefined && (typeof clientId !== "string" || !CLIENT_ID.test(clientId)))
     return error("bad_frame", '"clientId" must be 1 to 64 letters, digits, "-" or "_".');
   const checked =

@@ -109,37 +109,6 @@ describe("display names", () => {
   });
 });
 
-describe("presence (rich clients)", () => {
-  it("welcomes a rich client with the member list, then reports joins and leaves", async () => {
-    const room = uniqueRoom();
-    const alice = await connect(room, "name=alice&rich=1");
-    let bob: Client | undefined;
-    try {
-      await alice.untilType("welcome");
-      const [welcome] = alice.ofType("welcome");
-      expect(welcome).toMatchObject({ room, you: { name: "alice" }, lastId: 0 });
-      expect(welcome!.members.map((m: { name: string }) => m.name)).toEqual(["alice"]);
-
-      bob = await connect(room, "name=bob&rich=1");
-      await bob.untilType("welcome");
-      expect(
-        bob
-          .ofType("welcome")[0]!
-          .members.map((m: { name: string }) => m.name)
-          .toSorted(),
-      ).toEqual(["alice", "bob"]);
-      await alice.untilType("join");
-      expect(alice.ofType("join")[0]).toMatchObject({ member: { name: "bob" }, count: 2 });
-
-      bob.close();
-      await alice.untilType("leave");
-      expect(alice.ofType("leave")[0]).toMatchObject({ member: { name: "bob" }, count: 1 });
-    } finally {
-      closeAll([alice, ...(bob ? [bob] : [])]);
-    }
-  });
-});
-
 describe("bad input from a client", () => {
   const cases: [string, string | ArrayBuffer, string][] = [
     ["malformed JSON", "{not json", "bad_json"],

@@ -128,6 +128,30 @@ export class Client {
   }
 }
 
+/**
+ * The members a rich client knows of, by name, sorted: its welcome with the
+ * presence diffs and member pages it received since, applied as the protocol
+ * documents (a joined member already known or a left one never seen is no change).
+ */
+export function presentNames(client: Client): string[] {
+  const key = (m: Frame) => `${m.verified}:${m.id}`;
+  const known = new Map<string, string>();
+  for (const f of client.frames) {
+    if (f.type === "welcome") known.clear();
+    if (f.type === "presence") for (const m of f.left as Frame[]) known.delete(key(m));
+    if (f.type === "welcome" || f.type === "presence" || f.type === "members")
+      for (const m of (f.type === "presence" ? f.joined : f.members) as Frame[])
+        known.set(key(m), m.name as string);
+  }
+  return [...known.values()].toSorted();
+}
+
+/** The member count a rich client was last told (welcome, presence or members frame). */
+export function presentCount(client: Client): number | null {
+  const last = client.frames.findLast((f) => ["welcome", "presence", "members"].includes(f.type));
+  return last ? (last.count as number) : null;
+}
+
 /** Opens a WebSocket through the Worker's route, exactly as a browser would. */
 export async function connect(
   room: string,

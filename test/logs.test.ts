@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { sign } from "hono/jwt";
+import { ACTIVITY_INTERVAL_MS } from "../src/activity-log";
 import { logger } from "../src/log";
 import { closeAll, connect, inject, TEST_TOKEN, uniqueRoom } from "./helpers";
 import { TEST_JOIN_SECRET } from "./test-env";
@@ -17,7 +18,7 @@ afterEach(() => {
 });
 
 describe("logs", () => {
-  it("write one JSON line per connect, inject and disconnect, without tokens, text or names", async () => {
+  it("sum up connects, injects and disconnects in one line per interval, without tokens, text or names", async () => {
     const lines = captureLogs();
     const room = uniqueRoom();
     const joinToken = await sign(
@@ -32,10 +33,17 @@ describe("logs", () => {
     await guest.untilChats(2);
     closeAll([agent, guest]);
     await agent.untilClosed();
+    await guest.untilClosed();
+    await new Promise((r) => setTimeout(r, ACTIVITY_INTERVAL_MS + 300));
 
-    const events = lines.map((l) => JSON.parse(l) as { event: string; room?: string });
-    expect(events.filter((e) => e.event === "connect")).toHaveLength(2);
-    expect(events.filter((e) => e.event === "inject")).toHaveLength(1);
+    const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const activity = events.filter((e) => e.event === "activity");
+    // Everything above happened within one interval or two: one or two lines, not five.
+    expect(activity.length).toBeGreaterThanOrEqual(1);
+    expect(activity.length).toBeLessThanOrEqual(2);
+    const sum = (k: string) => activity.reduce((a, e) => a + (e[k] as number), 0);
+    expect([sum("connected"), sum("injected"), sum("disconnected")]).toEqual([2, 1, 2]);
+    expect(activity.at(-1)!.members).toBe(0);
     expect(events.every((e) => e.room === room)).toBe(true);
     const all = lines.join("\n");
     for (const secret of [
@@ -53,12 +61,11 @@ describe("logs", () => {
   it("follow LOG_LEVEL: warn keeps refusals and errors, drops the per-socket lines", () => {
     const lines = captureLogs();
     const warn = logger("warn");
-    warn("connect", { room: "r" });
-    warn("inject", { room: "r" });
+    warn("activity", { room: "r", connected: 1 });
     warn("refused", { room: "r", reason: "room full" });
     warn("error", { path: "/x", error: "TypeError" });
     logger("error")("moderate", { room: "r" });
-    logger(undefined)("disconnect", { room: "r" });
-    expect(lines.map((l) => JSON.parse(l).event)).toEqual(["refused", "error", "disconnect"]);
+    logger(undefined)("activity", { room: "r", disconnected: 1 });
+    expect(lines.map((l) => JSON.parse(l).event)).toEqual(["refused", "error", "activity"]);
   });
 });

@@ -39,6 +39,7 @@ const ERROR_CODES = Object.keys({
   empty_message: true,
   message_too_long: true,
   rate_limited: true,
+  bad_cursor: true,
 } satisfies Record<ErrorCode, true>);
 
 type FrameCase =
@@ -147,6 +148,7 @@ const frameCase: fc.Arbitrary<FrameCase> = fc
 
 /** What a client can tell from an answer: the accepted text, or the error's code and wording. */
 function summary(result: ReturnType<typeof parseClientFrame>) {
+  if (result.ok && "members" in result) return { members: result.members };
   return result.ok
     ? { ok: result.message, clientId: result.clientId }
     : {
@@ -194,6 +196,36 @@ describe("client frames", () => {
     );
   });
 
+  it("a members request takes no cursor or a cursor as the room hands them out, and nothing else", () => {
+    // The protocol docs: cursors are the `more` of a welcome or the `next` of
+    // a members frame, strings of digits; anything else is `bad_cursor`.
+    const handedOut = fc.bigInt({ min: 0n, max: 10n ** 15n - 1n }).map(String);
+    const notACursor = fc
+      .oneof(
+        fc.string(),
+        fc.integer(),
+        fc.boolean(),
+        fc.array(fc.string(), { maxLength: 2 }),
+        fc.constantFrom("", "-1", "1.5", " 7", "7 ", "1e3", "0x10", "1".repeat(16), "١٢"),
+      )
+      .filter((c) => !(typeof c === "string" && /^[0-9]{1,15}$/.test(c)));
+    fc.assert(
+      fc.property(handedOut, notACursor, (cursor, bad) => {
+        expect(summary(parseClientFrame(JSON.stringify({ type: "members" }), MAX_MESSAGE))).toEqual(
+          { members: { cursor: null } },
+        );
+        expect(
+          summary(parseClientFrame(JSON.stringify({ type: "members", cursor }), MAX_MESSAGE)),
+        ).toEqual({ members: { cursor } });
+        const refused = summary(
+          parseClientFrame(JSON.stringify({ type: "members", cursor: bad }), MAX_MESSAGE),
+        );
+        expect(refused).toMatchObject({ type: "error", code: "bad_cursor", explained: true });
+      }),
+      opts(300),
+    );
+  });
+
   it("parseClientFrame never throws and only ever answers with a documented code", () => {
     const anything = fc.oneof(
       anyText,
@@ -210,6 +242,7 @@ describe("client frames", () => {
       fc.property(anything, (data) => {
         const result = parseClientFrame(data, MAX_MESSAGE);
         if (!result.ok) expect(ERROR_CODES).toContain(result.error.code);
+        else if ("members" in result) expect(JSON.parse(data as string).type).toBe("members");
         else expect(result.message.trim()).not.toBe("");
       }),
       opts(500),
