@@ -9,7 +9,6 @@ import {
   request,
   uniqueRoom,
   wsPath,
-  type Client,
 } from "./helpers";
 
 describe("broadcast", () => {
