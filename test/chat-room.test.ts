@@ -1,15 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import {
-  closeAll,
-  connect,
-  connectAll,
-  inject,
-  request,
-  uniqueRoom,
-  wsPath,
-} from "./helpers";
+import { closeAll, connect, connectAll, inject, request, uniqueRoom, wsPath } from "./helpers";
 
 describe("broadcast", () => {
   it("delivers a message to every member, sender included, with id, user and ts", async () => {
