@@ -32,7 +32,7 @@ class RichMember {
       const f = JSON.parse(String(data)) as Frame;
       this.frames.push(f);
       if (f.type === "welcome") this.known.clear();
-      if (f.type === "presence") for (const id of f.left as string[]) this.known.delete(id);
+      if (f.type === "presence") for (const m of f.left as Member[]) this.known.delete(m.id);
       const list = (f.type === "presence" ? f.joined : f.members) as Member[] | undefined;
       if (list) for (const m of list) this.known.set(m.id, m.name);
       if (typeof f.count === "number") this.count = f.count;
