@@ -128,20 +128,22 @@ export class Client {
   }
 }
 
+/** A guest's id and a verified id are different members even when equal. */
+const memberKey = (m: Frame) => `${m.verified}:${m.id}`;
+
 /**
  * The members a rich client knows of, by name, sorted: its welcome with the
  * presence diffs and member pages it received since, applied as the protocol
  * documents (a joined member already known or a left one never seen is no change).
  */
 export function presentNames(client: Client): string[] {
-  const key = (m: Frame) => `${m.verified}:${m.id}`;
   const known = new Map<string, string>();
   for (const f of client.frames) {
     if (f.type === "welcome") known.clear();
-    if (f.type === "presence") for (const m of f.left as Frame[]) known.delete(key(m));
+    if (f.type === "presence") for (const m of f.left as Frame[]) known.delete(memberKey(m));
     if (f.type === "welcome" || f.type === "presence" || f.type === "members")
       for (const m of (f.type === "presence" ? f.joined : f.members) as Frame[])
-        known.set(key(m), m.name as string);
+        known.set(memberKey(m), m.name as string);
   }
   return [...known.values()].toSorted();
 }
