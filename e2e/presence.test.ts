@@ -18,7 +18,11 @@ let server: DevServer;
 let browser: Browser;
 
 before(async () => {
-  [server, browser] = await Promise.all([startDevServer(), launchBrowser()]);
+  // Every client here comes from 127.0.0.1: room for 150 sockets from one address.
+  [server, browser] = await Promise.all([
+    startDevServer({ vars: { MAX_CONNECTIONS_PER_ADDRESS: "1000" } }),
+    launchBrowser(),
+  ]);
 });
 
 after(async () => {
