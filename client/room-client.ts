@@ -73,7 +73,7 @@ export interface StatusChange {
 }
 
 export interface RoomClientEvents {
-  /** Every frame from the room, in order: presence, member pages, notices, errors, chat. */
+  /** Every frame from the room, in order (presence, member pages, notices, errors, chat), except chat messages already held. */
   frame: ServerFrame;
   /** A chat message the client did not hold yet (replays of held ids are dropped). */
   chat: ChatMessage;
@@ -105,6 +105,8 @@ export class RoomClient {
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #charsSinceAck = 0;
   #messagesSinceAck = 0;
+  /** Messages sent while the socket was down: they go out when it opens. */
+  #queued = 0;
 
   constructor(options: RoomClientOptions) {
     this.#options = options;
@@ -151,6 +153,7 @@ export class RoomClient {
     const frame = JSON.stringify({ message, clientId });
     this.#unacked.set(clientId, frame);
     if (this.#isOpen()) this.#socket.send(frame);
+    else this.#queued++;
     return clientId;
   }
 
@@ -175,6 +178,16 @@ export class RoomClient {
     if (!this.#isOpen()) this.#socket.reconnect();
   }
 
+  /**
+   * Closes the socket for now (a page going into the back-forward cache);
+   * `reconnectNow()` opens it again, resuming with `since`.
+   */
+  pause(): void {
+    this.#stopTimers();
+    this.#socket.close(1000, "paused");
+  }
+
+  /** Closes for good: no more reconnects. */
   close(): void {
     this.#stopTimers();
     this.#setState("closed");
@@ -198,6 +211,21 @@ export class RoomClient {
   /** Messages sent and not echoed back yet. */
   get pending(): number {
     return this.#unacked.size;
+  }
+
+  /** Messages sent while the socket was down, waiting for it to open. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Failed attempts since the socket last opened. */
+  get attempts(): number {
+    return this.#attempts;
+  }
+
+  /** Why the room refused, or what it answered while we keep retrying; null when all is well. */
+  get reason(): string | null {
+    return this.#reason;
   }
 
   /** The socket URL of the next attempt (also what a plain GET diagnoses). */
@@ -237,6 +265,7 @@ export class RoomClient {
     this.#opened = true;
     this.#reason = null;
     this.#attempts = 0;
+    this.#queued = 0;
     clearInterval(this.#pingTimer);
     this.#pingTimer = setInterval(() => this.#ping(), PING_EVERY_MS);
     for (const frame of this.#unacked.values()) this.#socket.send(frame);
