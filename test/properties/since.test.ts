@@ -71,6 +71,25 @@ describe("since", () => {
     );
   });
 
+  it("limit on the history API: a whole number up to HISTORY_LIMIT, anything else a 400", async () => {
+    const room = uniqueRoom("limit");
+    const limitText = fc.oneof(
+      fc.integer({ min: 0, max: 3 * TEST_HISTORY_LIMIT }).map(String),
+      fc.constantFrom("-1", "1.5", "x", "", " 1", "١"),
+    );
+    await fc.assert(
+      fc.asyncProperty(limitText, async (s) => {
+        const ok = sinceAccepted(s) && (s === "" || Number(s) <= TEST_HISTORY_LIMIT);
+        const res = await request(`/api/rooms/${room}/messages?limit=${encodeURIComponent(s)}`, {
+          headers: bearer(),
+        });
+        const a = await answer(res, [200, 400]);
+        expect({ limit: s, status: a.status }).toEqual({ limit: s, status: ok ? 200 : 400 });
+      }),
+      opts(40, false),
+    );
+  });
+
   it("replays exactly the retained messages after since, on the socket and through the API", async () => {
     const room = uniqueRoom("replay");
     const total = 12;
