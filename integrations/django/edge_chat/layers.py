@@ -134,7 +134,9 @@ class EdgeChannelLayer(BaseChannelLayer):
 
 def _inject_item(message: Any) -> dict[str, str]:
     if not isinstance(message, dict):
-        raise TypeError("group_send message must be a dict like {'type': 'chat.message', 'message': 'hi'}")
+        raise TypeError(
+            "group_send message must be a dict like {'type': 'chat.message', 'message': 'hi'}"
+        )
     text = message.get("message")
     if not isinstance(text, str):
         raise TypeError(

@@ -36,7 +36,11 @@ def announce(request, room_name):
     """Posts the form's ``message`` into the room, as the tutorial's consumers would have."""
     async_to_sync(get_channel_layer().group_send)(
         "chat_%s" % room_name,
-        {"type": "chat.message", "message": request.POST["message"], "user": request.user.get_username()},
+        {
+            "type": "chat.message",
+            "message": request.POST["message"],
+            "user": request.user.get_username(),
+        },
     )
     return HttpResponse(status=204)
 
