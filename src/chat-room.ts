@@ -135,6 +135,8 @@ export class ChatRoom extends DurableObject<Env> {
   #sessions = new Map<WebSocket, Session>();
   #fanOut: FanOut;
   #roster = new Roster();
+  /** Open sockets per client address, for MAX_CONNECTIONS_PER_ADDRESS. */
+  #perAddress = new Map<string, number>();
   #presenceTimer: ReturnType<typeof setTimeout> | null = null;
   #recent: RecentFrames;
   #activity: ActivityLog;
@@ -213,11 +215,12 @@ export class ChatRoom extends DurableObject<Env> {
         { status: 503, headers: { "Retry-After": "30" } },
       );
     }
-    // Tagged by address at accept, so the count survives hibernation for free.
-    const addressTag = join.address === null ? null : `address:${join.address}`;
+    // Counted from the attachments (rebuilt on every wake), not with
+    // getWebSockets(tag), which builds an array of every socket of the
+    // address on each join: O(N) per join when many share one address.
     if (
-      addressTag !== null &&
-      this.ctx.getWebSockets(addressTag).length >= this.#config.maxConnectionsPerAddress
+      join.address !== null &&
+      (this.#perAddress.get(join.address) ?? 0) >= this.#config.maxConnectionsPerAddress
     ) {
       this.#log("refused", { room: this.#room, reason: "address full" });
       return Response.json(
@@ -251,10 +254,7 @@ export class ChatRoom extends DurableObject<Env> {
     // Pending batched frames hold messages the joiner's history will carry:
     // send them to the others first, so nobody gets one twice.
     this.#fanOut.flush();
-    this.ctx.acceptWebSocket(server, [
-      ...tagsFor(join),
-      ...(addressTag === null ? [] : [addressTag]),
-    ]);
+    this.ctx.acceptWebSocket(server, tagsFor(join));
     server.serializeAttachment(attachment);
 
     // Everything below runs without an await, so no message can be stored
@@ -517,6 +517,8 @@ export class ChatRoom extends DurableObject<Env> {
   #addSession(ws: WebSocket, attachment: Attachment): void {
     this.#sessions.set(ws, attachment);
     this.#roster.add(toMember(attachment));
+    const address = attachment.address;
+    if (address) this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
   }
 
   /**
@@ -606,6 +608,12 @@ export class ChatRoom extends DurableObject<Env> {
     if (!session) return;
     this.#sessions.delete(ws);
     this.#roster.remove(session);
+    const address = session.address;
+    if (address) {
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
+    }
     this.#schedulePresence();
     this.#webhooks?.left(session.id, Date.now());
     if (this.#sessions.size === 0) markEmptied(this.ctx.storage, Date.now());
