@@ -208,6 +208,22 @@ export class ChatRoom extends DurableObject<Env> {
     if (!join || request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
       return new Response("expected a WebSocket upgrade from the Worker", { status: 400 });
 
+    const refusal = this.#refusal(join);
+    if (refusal) return refusal;
+    const { 0: client, 1: server } = new WebSocketPair();
+    // From here on nothing awaits, so no message can be stored between the
+    // history the joiner gets and its first live broadcast: no gap, no
+    // duplicate at the seam.
+    const member = this.#admit(server, join);
+    this.#catchUp(server, join, member);
+    this.#webhooks?.joined(member.id, Date.now());
+    this.#slow.joined(server);
+    this.#activity.connected();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** A full room, an address over its socket cap or a banned member: the answer, or null. */
+  #refusal(join: JoinRequest): Response | null {
     if (this.#sessions.size >= this.#config.maxRoomConnections) {
       this.#log("refused", { room: this.#room, reason: "room full", members: this.#sessions.size });
       return Response.json(
@@ -240,8 +256,11 @@ export class ChatRoom extends DurableObject<Env> {
         );
       }
     }
+    return null;
+  }
 
-    const { 0: client, 1: server } = new WebSocketPair();
+  /** Accepts the socket and adds its member to the room's set; presence follows in the next diff. */
+  #admit(server: WebSocket, join: JoinRequest): Member {
     const member: Member = join.identity
       ? { ...join.identity, verified: true }
       : { id: join.guestId ?? newConnectionId(), name: join.name ?? guestName(), verified: false };
@@ -256,13 +275,14 @@ export class ChatRoom extends DurableObject<Env> {
     this.#fanOut.flush();
     this.ctx.acceptWebSocket(server, tagsFor(join));
     server.serializeAttachment(attachment);
-
-    // Everything below runs without an await, so no message can be stored
-    // between the history we send and the first live broadcast: no gap, no
-    // duplicate at the seam.
-    const replay = this.#replayFor(join);
     this.#addSession(server, attachment);
     this.#schedulePresence();
+    return member;
+  }
+
+  /** The welcome (rich members only), then the history the joiner is owed. */
+  #catchUp(server: WebSocket, join: JoinRequest, member: Member): void {
+    const replay = this.#replayFor(join);
     if (join.rich) {
       const first = this.#roster.page(null, MEMBER_PAGE);
       this.#send(server, {
@@ -283,10 +303,6 @@ export class ChatRoom extends DurableObject<Env> {
         server,
         perFrame === 1 ? replay.frames[i]! : replay.frames.slice(i, i + perFrame).join("\n"),
       );
-    this.#webhooks?.joined(member.id, Date.now());
-    this.#slow.joined(server);
-    this.#activity.connected();
-    return new Response(null, { status: 101, webSocket: client });
   }
 
   override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
