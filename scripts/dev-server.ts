@@ -106,30 +106,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   for (const [key, value] of Object.entries(options.vars ?? {}))
     args.push("--var", `${key}:${value}`);
 
-  // wrangler also reads secrets and vars from process.env; keep the caller's
-  // out. No Request.cf download either: runs are offline and need no geolocation.
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    WRANGLER_SEND_METRICS: "false",
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  };
-  for (const key of Object.keys(env)) if (SERVER_VARS.test(key)) delete env[key];
-  const child = spawn(resolve(PROJECT_ROOT, "node_modules/.bin/wrangler"), args, {
-    cwd: PROJECT_ROOT,
-    env,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const output: string[] = [];
-  const onData = (data: Buffer) => {
-    for (const line of data.toString().split("\n")) {
-      if (line.trim() === "") continue;
-      if (options.log) options.log(line);
-      else output.push(line);
-    }
-  };
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
+  const { child, output } = spawnServer(
+    resolve(PROJECT_ROOT, "node_modules/.bin/wrangler"),
+    args,
+    PROJECT_ROOT,
+    options.log,
+  );
 
   const url = `http://127.0.0.1:${port}`;
   // The state directory stays (a restart may reuse it); the secrets file goes.
@@ -225,29 +207,11 @@ export async function startProjectCopy(options: ProjectCopyOptions): Promise<Pro
     "--inspector-port",
     String(await freePort()),
   ];
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    WRANGLER_SEND_METRICS: "false",
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  };
-  for (const key of Object.keys(env))
-    if (SERVER_VARS.test(key) || key.startsWith("npm_")) delete env[key];
-  const child = spawn("npm", args, {
-    cwd: dir,
-    env,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const output: string[] = [];
-  const onData = (data: Buffer) => {
-    for (const line of data.toString().split("\n")) {
-      if (line.trim() === "") continue;
-      if (options.log) options.log(line);
-      else output.push(line);
-    }
-  };
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
+  // npm's own variables (npm_config_*, npm_package_*) belong to the test
+  // runner's npm, not the user's.
+  const { child, output } = spawnServer("npm", args, dir, options.log, (key) =>
+    key.startsWith("npm_"),
+  );
 
   const url = `http://127.0.0.1:${port}`;
   const stop = (signal: NodeJS.Signals = "SIGTERM") => stopProcessGroup(child, signal);
@@ -272,6 +236,44 @@ export async function startProjectCopy(options: ProjectCopyOptions): Promise<Pro
     stop,
     remove,
   };
+}
+
+/**
+ * Starts a server in its own process group, with none of the caller's
+ * Worker vars in its environment (wrangler reads secrets and vars from
+ * process.env too) and no Request.cf download (runs are offline and need no
+ * geolocation). Its output goes to `log`, or is kept for error reports.
+ */
+function spawnServer(
+  command: string,
+  args: string[],
+  cwd: string,
+  log: ((line: string) => void) | undefined,
+  alsoDrop: (key: string) => boolean = () => false,
+): { child: ChildProcess; output: string[] } {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  };
+  for (const key of Object.keys(env)) if (SERVER_VARS.test(key) || alsoDrop(key)) delete env[key];
+  const child = spawn(command, args, {
+    cwd,
+    env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const onData = (data: Buffer) => {
+    for (const line of data.toString().split("\n")) {
+      if (line.trim() === "") continue;
+      if (log) log(line);
+      else output.push(line);
+    }
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
+  return { child, output };
 }
 
 async function waitUntilServing(url: string, child: ChildProcess, ms: number): Promise<void> {
