@@ -14,10 +14,13 @@ import { fail } from "./http-errors";
 import { parseInjectBody } from "./inject-body";
 import { limitApiRequests } from "./rate-limit";
 import { mintJoinToken, MAX_TOKEN_TTL_SECONDS, verifyJoinToken } from "./join-token";
-import { intQuery, missingRoom, roomParam } from "./request-params";
+import { MEMBER_PAGE } from "./presence";
+import { cursorQuery, intQuery, missingRoom, roomParam } from "./request-params";
 import { toHex } from "./text";
 
 const MAX_BAN_SECONDS = 365 * 24 * 60 * 60;
+/** Members per page of the members API, at most: an answer never grows with the room. */
+const MAX_MEMBERS_PER_PAGE = 1000;
 const DEFAULT_TOKEN_TTL_SECONDS = 60 * 60;
 
 export const api = new Hono<{ Bindings: Env }>();
@@ -71,7 +74,9 @@ api.post(
 
 api.get("/rooms/:room/members", async (c) => {
   const room = roomParam(c);
-  return c.json({ members: await c.env.CHAT_ROOM.getByName(room).members() });
+  const cursor = cursorQuery(c);
+  const limit = intQuery(c, "limit", MAX_MEMBERS_PER_PAGE, 1) ?? MEMBER_PAGE;
+  return c.json(await c.env.CHAT_ROOM.getByName(room).members(cursor, limit));
 });
 
 api.delete("/rooms/:room/members/:id", async (c) => {
@@ -82,7 +87,10 @@ api.delete("/rooms/:room/members/:id", async (c) => {
     ban || null,
   );
   if (removed.disconnected === 0 && removed.bannedUntil === null)
-    fail(404, "no such member in this room: GET /api/rooms/:room/members lists their ids");
+    fail(
+      404,
+      "no such member in this room: GET /api/rooms/:room/members lists their ids (page with ?cursor=<next>)",
+    );
   return c.json(removed);
 });
 

@@ -14,7 +14,7 @@ import { IdempotencyStore } from "./idempotency-store";
 import type { Identity } from "./join-token";
 import { logger, type Log } from "./log";
 import { MessageStore } from "./message-store";
-import { MEMBER_PAGE, Roster } from "./presence";
+import { MEMBER_PAGE, Roster, type MemberInfo, type MemberPage } from "./presence";
 import { RecentFrames, serialize } from "./recent-frames";
 import { closeQuietly, trySend } from "./sockets";
 import { RoomWebhooks, webhookSettings } from "./room-webhooks";
@@ -80,6 +80,8 @@ interface Attachment extends Member {
   rich: boolean;
   batch?: boolean;
   address?: string | null;
+  /** The member's place in join order: member-list cursors mean the same after a wake. */
+  seq?: number;
 }
 
 type Session = Attachment;
@@ -111,9 +113,10 @@ export interface IdempotencyKey {
   fingerprint: string;
 }
 
-export interface MemberInfo extends Member {
-  /** Open sockets of this member (one per tab or device). */
-  connections: number;
+/** A page of the members API. */
+export interface MembersPage extends MemberPage<MemberInfo> {
+  /** Members in the room (one per member, however many sockets), not only on this page. */
+  count: number;
 }
 
 export interface Removed {
@@ -184,10 +187,13 @@ export class ChatRoom extends DurableObject<Env> {
     // Answered by the runtime without waking the object, so keep-alives
     // don't defeat hibernation.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
-    for (const ws of ctx.getWebSockets()) {
+    const woken = ctx.getWebSockets().flatMap((ws) => {
       const attachment = ws.deserializeAttachment() as Attachment | null;
-      if (attachment) this.#addSession(ws, attachment);
-    }
+      return attachment ? [{ ws, attachment }] : [];
+    });
+    // Back in join order, so the roster's places and cursors are as before.
+    woken.sort((x, y) => joinPlace(x.attachment) - joinPlace(y.attachment));
+    for (const { ws, attachment } of woken) this.#addSession(ws, attachment);
     // A wake rebuilds what every member already knows: nothing to announce.
     this.#roster.takeDiff();
     const webhooks = webhookSettings(env);
@@ -274,8 +280,8 @@ export class ChatRoom extends DurableObject<Env> {
     // send them to the others first, so nobody gets one twice.
     this.#fanOut.flush();
     this.ctx.acceptWebSocket(server, tagsFor(join));
-    server.serializeAttachment(attachment);
     this.#addSession(server, attachment);
+    server.serializeAttachment(attachment);
     this.#schedulePresence();
     return member;
   }
@@ -399,15 +405,12 @@ export class ChatRoom extends DurableObject<Env> {
     return { room: this.#room, members: names.length, names, lastId: this.#store.lastId };
   }
 
-  /** Members with their ids, for moderation; one entry per member, not per socket. */
-  async members(): Promise<MemberInfo[]> {
-    const byId = new Map<string, MemberInfo>();
-    for (const s of this.#sessions.values()) {
-      const known = byId.get(s.id);
-      if (known) known.connections++;
-      else byId.set(s.id, { ...toMember(s), connections: 1 });
-    }
-    return [...byId.values()];
+  /**
+   * Up to `limit` members after `cursor` in join order, with their socket
+   * counts, for the members API; one entry per member, not per socket.
+   */
+  async members(cursor: string | null, limit: number): Promise<MembersPage> {
+    return { ...this.#roster.pageWithConnections(cursor, limit), count: this.#roster.count };
   }
 
   /**
@@ -532,7 +535,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   #addSession(ws: WebSocket, attachment: Attachment): void {
     this.#sessions.set(ws, attachment);
-    this.#roster.add(toMember(attachment));
+    attachment.seq = this.#roster.add(toMember(attachment), attachment.seq);
     const address = attachment.address;
     if (address) this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
   }
@@ -635,6 +638,11 @@ export class ChatRoom extends DurableObject<Env> {
     if (this.#sessions.size === 0) markEmptied(this.ctx.storage, Date.now());
     this.#activity.disconnected();
   }
+}
+
+/** Sockets from before places were recorded (none survive a deploy) go last, to new places. */
+function joinPlace(a: Attachment): number {
+  return a.seq ?? Number.MAX_SAFE_INTEGER;
 }
 
 function toMember(s: Member): Member {

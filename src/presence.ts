@@ -18,10 +18,16 @@ interface Entry {
   seq: number;
 }
 
-export interface MemberPage {
-  members: Member[];
+export interface MemberPage<M = Member> {
+  members: M[];
   /** Cursor for the next page, or null when this page reaches the end. */
   next: string | null;
+}
+
+/** A member as the HTTP API lists it: with its socket count. */
+export interface MemberInfo extends Member {
+  /** Open sockets of this member (one per tab or device). */
+  connections: number;
 }
 
 export class Roster {
@@ -45,16 +51,23 @@ export class Roster {
     return this.#changed.size > 0;
   }
 
-  /** A socket of `member` opened. */
-  add(member: Member): void {
+  /**
+   * A socket of `member` opened; returns the member's place in join order.
+   * `seq` restores a place given out before the object hibernated, so
+   * cursors handed out then still mean the same; restore in ascending order.
+   */
+  add(member: Member, seq?: number): number {
     const key = memberKey(member);
     const entry = this.#entries.get(key);
     if (entry) {
       entry.sockets++;
-      return;
+      return entry.seq;
     }
-    this.#entries.set(key, { member, sockets: 1, seq: ++this.#seq });
+    const place = seq ?? this.#seq + 1;
+    this.#seq = Math.max(this.#seq, place);
+    this.#entries.set(key, { member, sockets: 1, seq: place });
     this.#changed.set(key, { member, joined: true });
+    return place;
   }
 
   /** A socket of `member` closed. */
@@ -75,13 +88,22 @@ export class Roster {
    * rate-limited, joins and leaves never do this.
    */
   page(cursor: string | null, size = MEMBER_PAGE): MemberPage {
+    return this.#slice(cursor, size, (entry) => entry.member);
+  }
+
+  /** Like page(), with each member's socket count (for the HTTP API). */
+  pageWithConnections(cursor: string | null, size: number): MemberPage<MemberInfo> {
+    return this.#slice(cursor, size, (e) => ({ ...e.member, connections: e.sockets }));
+  }
+
+  #slice<M>(cursor: string | null, size: number, view: (entry: Entry) => M): MemberPage<M> {
     const after = cursor === null ? 0 : Number(cursor);
-    const members: Member[] = [];
+    const members: M[] = [];
     let last = after;
     for (const entry of this.#entries.values()) {
       if (entry.seq <= after) continue;
       if (members.length === size) return { members, next: String(last) };
-      members.push(entry.member);
+      members.push(view(entry));
       last = entry.seq;
     }
     return { members, next: null };

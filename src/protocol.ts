@@ -141,6 +141,9 @@ export interface MembersRequest {
   members: { cursor: string | null };
 }
 
+/** A member-list cursor as the room hands them out (a place in join order), here and over HTTP. */
+export const MEMBER_CURSOR = /^\d{1,15}$/;
+
 /** A client's own message id: resending with the same one never stores it twice. */
 const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -186,7 +189,7 @@ export function parseClientFrame(
   };
   if (type === "members") {
     if (cursor === undefined || cursor === null) return { ok: true, members: { cursor: null } };
-    if (typeof cursor !== "string" || !/^\d{1,15}$/.test(cursor))
+    if (typeof cursor !== "string" || !MEMBER_CURSOR.test(cursor))
       return error(
         "bad_cursor",
         '"cursor" must be the "more" of a welcome or the "next" of a members frame.',

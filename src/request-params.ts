@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import { parseDisplayName } from "./display-name";
 import { fail } from "./http-errors";
+import { MEMBER_CURSOR } from "./protocol";
 import { parseRoomSegment } from "./room-name";
 
 /**
@@ -29,12 +30,26 @@ export function missingRoom(usage: string): never {
 }
 
 /** An optional non-negative integer query parameter such as `since` or `limit`. */
-export function intQuery(c: Context, key: string, max = Number.MAX_SAFE_INTEGER): number | null {
+export function intQuery(
+  c: Context,
+  key: string,
+  max = Number.MAX_SAFE_INTEGER,
+  min = 0,
+): number | null {
   const value = c.req.query(key);
   if (value === undefined || value === "") return null;
-  if (!/^\d{1,16}$/.test(value) || Number(value) > max)
-    fail(400, `invalid ${key}: expected a whole number from 0 to ${max}`);
+  if (!/^\d{1,16}$/.test(value) || Number(value) > max || Number(value) < min)
+    fail(400, `invalid ${key}: expected a whole number from ${min} to ${max}`);
   return Number(value);
+}
+
+/** An optional member-list cursor (`?cursor=`): only what a previous page handed out. */
+export function cursorQuery(c: Context, key = "cursor"): string | null {
+  const value = c.req.query(key);
+  if (value === undefined || value === "") return null;
+  if (!MEMBER_CURSOR.test(value))
+    fail(400, `invalid ${key}: use the "next" of the previous page, or leave it out for the first`);
+  return value;
 }
 
 /** A display name from `?name=` or a JSON `user` field; null means "make one up". */
