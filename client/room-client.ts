@@ -6,6 +6,7 @@
  *     const client = new RoomClient({ url: "https://chat.example.com", room: "lobby" });
  *     client.on("chat", (m) => console.log(`${m.user}: ${m.message}`));
  *     client.on("frame", (f) => f.type === "presence" && console.log(f));
+ *     client.on("members", (page) => page.next && client.requestMembers(page.next));
  *     client.send("hello");
  *
  * What it does for you (docs/protocol.md):
@@ -30,6 +31,7 @@ import {
   CLOSE_REMOVED,
   type ChatMessage,
   type ErrorFrame,
+  type MembersFrame,
   type ServerFrame,
   type WelcomeFrame,
 } from "../src/protocol.ts";
@@ -79,6 +81,8 @@ export interface RoomClientEvents {
   chat: ChatMessage;
   /** The first frame of each connection: who you are and the room's last id. */
   welcome: WelcomeFrame;
+  /** A page of the member list, the answer to `requestMembers()`. */
+  members: MembersFrame;
   /** A message or frame the room refused; `clientId` names a message of yours. */
   error: ErrorFrame;
   status: StatusChange;
@@ -157,7 +161,18 @@ export class RoomClient {
     return clientId;
   }
 
-  /** Sends any client frame as is (e.g. `{"type":"members","cursor":…}`); false while down. */
+  /**
+   * Asks for a page of the member list (up to 100 in join order): with no
+   * cursor the first, else the one after it (the welcome's `more`, a page's
+   * `next`). The answer comes as a `members` event; cursors survive joins
+   * and leaves. False while the socket is down: nothing is queued, and the
+   * next welcome starts the list over anyway.
+   */
+  requestMembers(cursor: string | null = null): boolean {
+    return this.sendFrame({ type: "members", cursor });
+  }
+
+  /** Sends any client frame as is; false while down. */
   sendFrame(frame: object): boolean {
     if (!this.#isOpen()) return false;
     this.#socket.send(JSON.stringify(frame));
@@ -355,6 +370,9 @@ export class RoomClient {
         if (frame.clientId !== undefined) this.#unacked.delete(frame.clientId);
         if (!this.history.add(frame)) return; // Held already: a replay overlap.
         this.#emit("chat", frame);
+        break;
+      case "members":
+        this.#emit("members", frame);
         break;
       case "error":
         if (frame.clientId !== undefined) this.#unacked.delete(frame.clientId);

@@ -55,10 +55,6 @@ client.on("frame", (frame) => {
 });
 client.on("status", () => renderStatus());
 
-function requestMembers(cursor: string | null): void {
-  client.sendFrame({ type: "members", cursor });
-}
-
 function handle(v: RoomView, frame: ServerFrame): void {
   switch (frame.type) {
     case "welcome":
@@ -75,7 +71,7 @@ function handle(v: RoomView, frame: ServerFrame): void {
       if (members.page(frame)) v.flagNamesakes();
       // "Show everyone" asked for all of it: one page after another.
       const next = members.nextPage();
-      if (next !== undefined) requestMembers(next);
+      if (next !== undefined) client.requestMembers(next);
       v.renderMembers();
       break;
     }
@@ -141,7 +137,7 @@ addEventListener("pageshow", (event) => {
 });
 
 function start(): void {
-  view = new RoomView(members, () => requestMembers(members.fetchAll()));
+  view = new RoomView(members, () => client.requestMembers(members.fetchAll()));
   for (const frame of early.splice(0)) handle(view, frame);
   renderStatus();
   input.attach(view.input);
