@@ -4,7 +4,7 @@
  * through the same scenarios with one load generator, prints a table and
  * writes bench/results/<date>.json and .md.
  *
- *   npm run bench                      full run, about 10 minutes
+ *   npm run bench                      full run, about 15 minutes
  *   npm run bench -- --quick           small sizes, under a minute, results in a temp dir
  *   npm run bench -- --only=max100,ramp          some scenarios
  *   npm run bench -- --targets=minimal,minimal-direct,minimal-batch
@@ -167,7 +167,13 @@ function pickLessDisturbed(a, b) {
 
 /** The headline figure a scenario is ranked by. */
 const rankKey = (/** @type {Row} */ r) =>
-  r.scenario === "ramp" ? "conn_per_s" : r.scenario === "inject" ? "req_per_s" : "frames_per_s";
+  r.scenario === "ramp" || r.scenario.startsWith("storm")
+    ? "conn_per_s"
+    : r.scenario === "inject"
+      ? "req_per_s"
+      : r.scenario === "redeploy"
+        ? "resumed_after_up_s"
+        : "frames_per_s";
 
 /**
  * With --repeat, the run with the median headline figure, plus every run's
@@ -251,7 +257,7 @@ Project configuration: wrangler.toml as is, except ${Object.entries(m.project_ov
     .map(([k, v]) => `\`--var ${k}:${v}\``)
     .join(
       ", ",
-    )} (the default 20 messages per 10 s per socket would refuse fan-out load); every other feature on.
+    )} (the default 20 messages per 10 s per sender and 200 per address would refuse fan-out load); every other feature on, connection limits included: each client binds one of 253 loopback addresses (127.0.0.2–254).
 Load generator and servers share the machine; "CPU s used by other processes" is what the rest of the machine used meanwhile.
 Latency is send → delivery to each receiver (timestamp and per-sender sequence inside each message).
 
@@ -259,7 +265,7 @@ Latency is send → delivery to each receiver (timestamp and per-sender sequence
 
 ${markdownTable(tableHeader(targets), tableRows(rows, targets, true))}
 
-## Targets (issue 6)
+## Targets (issues 6 and 13)
 
 ${checks.length ? checks.map((c) => `- ${c.ok === null ? "?" : c.ok ? "met" : "**missed**"}: ${c.target}: ${c.detail}`).join("\n") : "(needs project and minimal)"}
 

@@ -126,6 +126,17 @@ export function wsUrl(target, room, o = {}) {
   return `ws://127.0.0.1:${target.port}/ws/chat/${encodeURIComponent(room)}/${qs ? `?${qs}` : ""}`;
 }
 
+let addressCounter = 0;
+/**
+ * The next loopback address for a client, round robin over 127.0.0.2–254:
+ * `wrangler dev` passes it on as CF-Connecting-IP, so the project's
+ * per-address limits see many users, as they would in production, and run
+ * with their defaults.
+ */
+export function clientAddress() {
+  return `127.0.0.${2 + (addressCounter++ % 253)}`;
+}
+
 /** Text of a chat frame as a client sends it (the tutorial's shape, for every server). */
 const clientFrame = (/** @type {string} */ text) => `{"message":"${text}"}`;
 
@@ -160,6 +171,7 @@ export class Client {
     this.onReady = null;
     /** @type {WebSocket | null} */
     this.ws = null;
+    this.address = clientAddress();
   }
 
   /** Opens the socket; resolves on open (101), rejects on error or after timeoutMs. */
@@ -169,6 +181,7 @@ export class Client {
         perMessageDeflate: this.target.deflate ?? false,
         skipUTF8Validation: true,
         handshakeTimeout: timeoutMs,
+        localAddress: this.address,
       });
       this.ws = ws;
       ws.on("message", (data) => this.#frame(/** @type {Buffer} */ (data).toString()));

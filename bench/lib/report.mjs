@@ -24,6 +24,13 @@ export const FIGURES = /** @type {const} */ ([
   ["join_ready_p99_ms", "join→history done p99 ms", "lower"],
   ["history_frames_per_join", "history frames per join", "none"],
   ["joiner_gaps", "gaps seen by joiners", "lower"],
+  ["bare_join_s", "N bare joins done, s", "lower"],
+  ["rich_join_s", "N rich joins done (all know N members), s", "lower"],
+  ["rich_vs_bare", "rich joins / bare joins, time", "none"],
+  ["frames_per_member", "frames received per member", "lower"],
+  ["mb_received", "MB received by all members", "lower"],
+  ["restart_s", "server restart, s", "none"],
+  ["resumed_after_up_s", "all resumed after the server is up, s", "lower"],
   ["server_cpu_s", "server CPU s", "lower"],
   ["cpu_us_per_frame", "server CPU µs per delivered frame", "lower"],
   ["cpu_ms_per_conn", "server CPU ms per connection opened", "lower"],
@@ -36,6 +43,15 @@ export const FIGURES = /** @type {const} */ ([
 
 /** Figures kept in the summary table (printed, and in docs/benchmark.md), per scenario. */
 const FANOUT_SHORT = ["frames_per_s", "p50_ms", "p99_ms", "lost", "cpu_us_per_frame"];
+const STORM_SHORT = [
+  "conn_per_s",
+  "bare_join_s",
+  "rich_join_s",
+  "rich_vs_bare",
+  "frames_per_member",
+  "mb_received",
+  "cpu_ms_per_conn",
+];
 const SHORT_BY_SCENARIO = /** @type {Record<string, string[]>} */ ({
   fixed: FANOUT_SHORT,
   max100: FANOUT_SHORT,
@@ -44,6 +60,9 @@ const SHORT_BY_SCENARIO = /** @type {Record<string, string[]>} */ ({
   ramp: ["conn_per_s", "handshake_p99_ms", "cpu_ms_per_conn", "rss_kb_per_conn"],
   inject: ["req_per_s", "http_p99_ms", "p99_ms", "lost"],
   history: ["frames_per_s", "p99_ms", "lost", "join_ready_p99_ms", "joiner_gaps"],
+  storm1000: STORM_SHORT,
+  storm2000: STORM_SHORT,
+  redeploy: ["resumed_after_up_s", "frames_per_member", "mb_received", "lost", "duplicated"],
 });
 const FANOUT = new Set(["fixed", "max100", "max1000", "rooms"]);
 
@@ -189,6 +208,37 @@ export function checkTargets(rows) {
       detail: `lost ${fmt(f.lost ?? 0)}, dup ${fmt(f.duplicated ?? 0)}, reordered ${fmt(f.reordered ?? 0)}${f.joiner_gaps !== undefined ? `, joiner gaps ${fmt(f.joiner_gaps)}` : ""}${f.conn_failed ? `, failed connects ${f.conn_failed}` : ""}`,
     });
   }
+  // Issue 13: big rooms.
+  for (const s of ["storm1000", "storm2000"]) {
+    const p = fig(s, "project");
+    const m = fig(s, "minimal");
+    if (!p) continue;
+    out.push({
+      target: `${s}: rich joins take ≤ 1.5x the time of bare joins`,
+      ok: p.rich_settled === true && p.rich_vs_bare <= 1.5,
+      detail: `${fmt(p.rich_join_s)} s vs ${fmt(p.bare_join_s)} s (${fmtRatio(p.rich_vs_bare)})${p.rich_settled ? "" : ", not settled"}`,
+    });
+    out.push({
+      target: `${s}: frames per member ≤ 50`,
+      ok: p.frames_per_member <= 50,
+      detail: `${fmt(p.frames_per_member)} per member for ${fmt(p.members)} members`,
+    });
+    if (m) {
+      const r = ratio(p.conn_per_s, m.conn_per_s);
+      out.push({
+        target: `${s}: connections/s ≥ 0.8x minimal`,
+        ok: r === null ? null : r >= 0.8,
+        detail: `${fmt(p.conn_per_s)} vs ${fmt(m.conn_per_s)} (${fmtRatio(r)})`,
+      });
+    }
+  }
+  const rd = fig("redeploy", "project");
+  if (rd)
+    out.push({
+      target: "redeploy: every member resumed, nothing lost or duplicated",
+      ok: rd.resumed === true && rd.lost === 0 && rd.duplicated === 0,
+      detail: `${fmt(rd.members)} members resumed ${fmt(rd.resumed_after_up_s)} s after the server was up${fig("redeploy", "minimal") ? ` (minimal room: ${fmt(fig("redeploy", "minimal")?.resumed_after_up_s)} s)` : ""}`,
+    });
   const inj = fig("inject", "project");
   if (inj) {
     out.push({
@@ -196,6 +246,15 @@ export function checkTargets(rows) {
       ok: inj.req_accepted >= 0.98 * inj.req_offered && inj.req_rejected === 0,
       detail: `${fmt(inj.req_per_s)} req/s accepted, ${fmt(inj.req_accepted)}/${fmt(inj.req_offered)} requests, HTTP p99 ${fmt(inj.http_p99_ms)} ms (offered ${fmt(inj.req_offered_per_s)}/s)`,
     });
+    const injMin = fig("inject", "minimal");
+    if (injMin) {
+      const r = ratio(inj.req_per_s, injMin.req_per_s);
+      out.push({
+        target: "inject: accepted req/s ≥ 0.95x minimal",
+        ok: r === null ? null : r >= 0.95,
+        detail: `${fmt(inj.req_per_s)} vs ${fmt(injMin.req_per_s)} (${fmtRatio(r)})`,
+      });
+    }
   }
   return out;
 }

@@ -6,6 +6,7 @@
  */
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
+import { redeploy, storm } from "./big-room.mjs";
 import { Client, closeAll, connectAll, Injector, paced, Room, Run } from "./loadgen.mjs";
 import { machineCpu, treeSample } from "./proc.mjs";
 import { Histogram } from "./stats.mjs";
@@ -37,6 +38,9 @@ export const SIZES = {
       stayMs: 1000,
       warmS: 2,
     },
+    storm1000: { members: 1000 },
+    storm2000: { members: 2000 },
+    redeploy: { members: 1000 },
   },
   quick: {
     drainMs: 2000,
@@ -55,6 +59,9 @@ export const SIZES = {
       stayMs: 200,
       warmS: 1.5,
     },
+    storm1000: { members: 100 },
+    storm2000: { members: 200 },
+    redeploy: { members: 50 },
   },
 };
 
@@ -67,6 +74,9 @@ export const SCENARIOS = /** @type {const} */ ([
   ["ramp", "2,000 connections opened, 100 at a time"],
   ["inject", "inject API at 200 req/s, 100 listening"],
   ["history", "history on join under load (200 joiners, 20 at a time)"],
+  ["storm1000", "storm: 1,000 members join one room at once (50 in flight)"],
+  ["storm2000", "storm: 2,000 members join one room at once (50 in flight)"],
+  ["redeploy", "redeploy: restart under a room of 1,000 members"],
 ]);
 
 /** @template T @param {T[]} list @returns {T[]} a copy in random order (Fisher-Yates) */
@@ -221,7 +231,7 @@ function connectFigures(c) {
 /**
  * @param {string} name
  * @param {Target} target
- * @param {{ pid: number, name: string }} server
+ * @param {{ pid: number, name: string, restart: () => Promise<void> }} server
  * @param {typeof SIZES.full} sizes
  * @returns {Promise<Figures>}
  */
@@ -370,6 +380,20 @@ export async function runScenario(name, target, server, sizes) {
     }
     case "history":
       return measured(server, (m) => historyOnJoin(target, sizes.history, drainMs, m));
+    case "storm1000":
+    case "storm2000":
+      return measured(server, (m) => storm(target, freshRoom, sizes[name].members, m));
+    case "redeploy": {
+      const f = await measured(server, (m) =>
+        redeploy(target, server, freshRoom, sizes.redeploy.members, m),
+      );
+      // The restart replaces the server's processes: their CPU and memory figures would mix
+      // two processes' lives (and a start-up), so only the load from others is kept.
+      for (const k of ["server_cpu_s", "server_cpu_by_process", "cpu_ms_per_conn", "rss_mb"])
+        delete f[k];
+      delete f.rss_kb_per_conn;
+      return f;
+    }
     default:
       throw new Error(`unknown scenario ${name}`);
   }
