@@ -10,6 +10,7 @@
  */
 import { WebSocket } from "ws";
 import { clientAddress } from "./loadgen.mjs";
+import { treeSample } from "./proc.mjs";
 
 /** @typedef {import("./loadgen.mjs").Target} Target */
 
@@ -134,12 +135,35 @@ const sum = (/** @type {Member[]} */ ms, /** @type {(m: Member) => number} */ f)
   ms.reduce((a, m) => a + f(m), 0);
 
 /**
- * N members join one fresh room at once. Rich members are done when each has
- * been told the room has N members; bare ones when their socket is open.
- * @param {Target} target @param {string} room @param {number} n @param {boolean} rich
+ * Seconds until the server's processes are idle again (under 10% of a core
+ * over 250 ms), at most 60. Closing N sockets is work the server does after
+ * the clients have gone; a measurement that starts before it ends measures
+ * the previous one too.
+ * @param {{ pid: number }} server
  */
-async function joinOnce(target, room, n, rich) {
+async function untilIdle(server) {
+  const cpu = () => treeSample(server.pid).reduce((a, p) => a + p.cpu, 0);
+  const t0 = now();
+  let last = cpu();
+  while (now() - t0 < 60_000) {
+    await sleep(250);
+    const c = cpu();
+    if (c - last < 0.025) break;
+    last = c;
+  }
+  return (now() - t0) / 1000;
+}
+
+/**
+ * N members join one fresh room at once, then all leave. Rich members are
+ * done when each has been told the room has N members; bare ones when their
+ * socket is open. Starts and ends with the server idle.
+ * @param {Target} target @param {{ pid: number }} server @param {string} room @param {number} n
+ * @param {boolean} rich
+ */
+async function joinOnce(target, server, room, n, rich) {
   const members = Array.from({ length: n }, (_, i) => new Member(target, room, rich, i));
+  await untilIdle(server);
   const t0 = now();
   const c = await connectAll(members);
   const opened = now();
@@ -155,31 +179,35 @@ async function joinOnce(target, room, n, rich) {
     bytes: sum(members, (m) => m.bytes),
   };
   for (const m of members) m.close();
-  // Let the room see every close before the next measurement starts.
-  await sleep(2000);
-  return figures;
+  return { ...figures, leave_s: await untilIdle(server) };
 }
 
 /**
  * storm: N rich joins and N bare joins on the project (two fresh rooms),
  * N bare joins elsewhere (the minimal room and raw ws have no presence: they
  * are the floor for accepting sockets).
- * @param {Target} target @param {(scenario: string) => string} freshRoom @param {number} n
+ * @param {Target} target @param {{ pid: number }} server
+ * @param {(scenario: string) => string} freshRoom @param {number} n
  * @param {{ opened: (n: number) => void, loaded: () => void }} m
  */
-export async function storm(target, freshRoom, n, m) {
+export async function storm(target, server, freshRoom, n, m) {
   const project = target.protocol === "project";
-  const bare = await joinOnce(target, freshRoom(`storm-bare-${n}`), n, false);
+  const bare = await joinOnce(target, server, freshRoom(`storm-bare-${n}`), n, false);
   m.opened(n - bare.failed);
-  const rich = project ? await joinOnce(target, freshRoom(`storm-rich-${n}`), n, true) : null;
+  const rich = project
+    ? await joinOnce(target, server, freshRoom(`storm-rich-${n}`), n, true)
+    : null;
   m.loaded();
   const failed = bare.failed + (rich?.failed ?? 0);
   return {
     members: n,
     conn_per_s: Math.round((n - bare.failed) / bare.open_s),
     bare_join_s: round(bare.done_s),
+    // Until the server is idle after all N closed: what a mass disconnect costs.
+    leave_s: round(bare.leave_s),
     ...(rich
       ? {
+          rich_open_s: round(rich.open_s),
           rich_join_s: round(rich.done_s),
           rich_settled: rich.settled,
           rich_vs_bare: round(rich.done_s / bare.done_s),

@@ -382,7 +382,7 @@ export async function runScenario(name, target, server, sizes) {
       return measured(server, (m) => historyOnJoin(target, sizes.history, drainMs, m));
     case "storm1000":
     case "storm2000":
-      return measured(server, (m) => storm(target, freshRoom, sizes[name].members, m));
+      return measured(server, (m) => storm(target, server, freshRoom, sizes[name].members, m));
     case "redeploy": {
       const f = await measured(server, (m) =>
         redeploy(target, server, freshRoom, sizes.redeploy.members, m),
