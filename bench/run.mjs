@@ -359,7 +359,7 @@ async function main() {
       }
       const f = row.figures;
       console.log(
-        `  ${name.padEnd(8)} ${t.padEnd(14)} ${row.error ? `FAILED: ${row.error}` : [f?.frames_per_s !== undefined ? `${f.frames_per_s} frames/s` : "", f?.p99_ms !== undefined ? `p99 ${f.p99_ms} ms` : "", f?.lost ? `lost ${f.lost}` : "", `${f?.conn_per_s} conn/s`, `cpu ${f?.server_cpu_s} s`, `others ${Math.round(otherShare(row) * 100)}% of a core`].filter(Boolean).join(", ")} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+        `  ${name.padEnd(8)} ${t.padEnd(14)} ${row.error ? `FAILED: ${row.error}` : [f?.frames_per_s !== undefined ? `${f.frames_per_s} frames/s` : "", f?.p99_ms !== undefined ? `p99 ${f.p99_ms} ms` : "", f?.lost ? `lost ${f.lost}` : "", f?.conn_per_s !== undefined ? `${f.conn_per_s} conn/s` : "", f?.resumed_after_up_s !== undefined ? `all resumed ${f.resumed_after_up_s} s after restart` : "", f?.server_cpu_s !== undefined ? `cpu ${f.server_cpu_s} s` : "", `others ${Math.round(otherShare(row) * 100)}% of a core`].filter(Boolean).join(", ")} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
       );
       for (const s of Object.values(servers)) {
         try {

@@ -392,6 +392,10 @@ export async function runScenario(name, target, server, sizes) {
       for (const k of ["server_cpu_s", "server_cpu_by_process", "cpu_ms_per_conn", "rss_mb"])
         delete f[k];
       delete f.rss_kb_per_conn;
+      // The old server's shutdown is outside the new process tree: it would be
+      // counted as other processes' load and the measurement retried as disturbed.
+      delete f.other_cpu_s;
+      delete f.other_cpu_pct_of_core;
       return f;
     }
     default:
