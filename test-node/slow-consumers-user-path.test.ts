@@ -52,15 +52,17 @@ describe("members that fall behind, under npm run dev", () => {
     const room = `slow-${crypto.randomUUID().slice(0, 8)}`;
     const bare = await join(room, "bare", false);
     const reader = await join(room, "reader", true);
-    // 40 messages of 1,000 characters: 40,000 characters of live chat, well
-    // past the 16,000 a member that never acks may be sent.
+    // 40 messages of 500 characters: 20,000 characters of live chat, past
+    // the 16,000 a member that never acks may be sent.
     const sent = Array.from(
       { length: 40 },
-      (_, i) => `${String(i).padStart(3, "0")} ${"x".repeat(996)}`,
+      (_, i) => `${String(i).padStart(3, "0")} ${"x".repeat(496)}`,
     );
-    // Fed at the reader's pace: an acking member may be one budget (two of
-    // these messages) behind, and a feed that outruns its acks would close it
-    // by the rule too (it would then resume with since; this client doesn't).
+    // Fed at the reader's pace: the next message goes out once the reader has
+    // the last one, so with its ack still on the way it is at most two
+    // messages (about 1,100 characters of frames) behind, within the budget.
+    // A feed that outran its acks would close it by the rule too (it would
+    // then resume with since; this client does not).
     for (const [i, message] of sent.entries()) {
       const res = await fetch(`${server.url}/api/rooms/${room}/messages`, {
         method: "POST",
@@ -69,8 +71,10 @@ describe("members that fall behind, under npm run dev", () => {
       });
       assert.equal(res.status, 201, await res.text());
       const due = Date.now() + 10_000;
-      while (reader.chats.length <= i && Date.now() < due)
+      while (reader.chats.length <= i && Date.now() < due) {
+        assert.equal(reader.ws.readyState, WebSocket.OPEN, `reader closed after ${i} messages`);
         await new Promise((r) => setTimeout(r, 5));
+      }
     }
     // Under wrangler dev the close frame reached the client about 10 s after
     // the room logged the close; the bound only keeps a broken room from
