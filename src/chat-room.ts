@@ -336,12 +336,11 @@ export class ChatRoom extends DurableObject<Env> {
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
     this.#leave(ws);
-    // 1006: the connection died without a close frame, so there is nobody to
-    // answer. Closing it anyway is refused with an exception inside the
-    // runtime, and 2,000 of those kept a room busy 5 s after a mass
-    // disconnect (docs/benchmark.md).
-    if (code === 1006 && ws.readyState !== WebSocket.OPEN) return;
-    // Reciprocate the peer's close; 1005/1006/1015 may not be sent on the wire.
+    // Always answer, even a connection that died without a close frame (1006):
+    // until close() is called the runtime keeps the connection's file
+    // descriptors, and under `wrangler dev` a few thousand disconnects ran
+    // the runtime out of them (docs/benchmark.md, "Mass disconnect").
+    // 1005/1006/1015 may not be sent on the wire.
     if (code === 1005 || code === 1006 || code === 1015) code = 1000;
     closeQuietly(ws, code, reason);
   }
