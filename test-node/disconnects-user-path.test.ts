@@ -8,8 +8,9 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { WebSocket } from "ws";
+import type { WebSocket } from "ws";
 import { startProjectCopy, type ProjectCopy } from "../scripts/dev-server.ts";
+import { openSocket } from "./open-socket.ts";
 
 const devVars = { BROADCAST_TOKEN: `broadcast-${crypto.randomUUID()}` };
 /** 75 sockets from each of 8: under the default cap of 100 sockets per address. */
@@ -74,17 +75,8 @@ function runtimeDescriptors(root: number): number {
 }
 
 function open(room: string, name: string, localAddress: string): Promise<WebSocket> {
-  const ws = new WebSocket(
-    `${server.url.replace("http", "ws")}/ws/chat/${encodeURIComponent(room)}/?name=${name}`,
-    { localAddress },
-  );
-  return new Promise((done, fail) => {
-    ws.once("open", () => done(ws));
-    ws.once("unexpected-response", (_req, res) =>
-      fail(new Error(`${name}: HTTP ${res.statusCode}`)),
-    );
-    ws.once("error", fail);
-  });
+  const url = `${server.url.replace("http", "ws")}/ws/chat/${encodeURIComponent(room)}/?name=${name}`;
+  return openSocket(url, name, localAddress);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

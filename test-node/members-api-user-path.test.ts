@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { WebSocket } from "ws";
 import { RoomClient } from "../client/room-client.ts";
 import { startProjectCopy, type ProjectCopy } from "../scripts/dev-server.ts";
+import { openSocket } from "./open-socket.ts";
 import type { Member, WelcomeFrame } from "../src/protocol.ts";
 
 const devVars = { BROADCAST_TOKEN: `broadcast-${crypto.randomUUID()}` };
@@ -42,17 +43,8 @@ function open(
   guest?: string,
 ): Promise<WebSocket> {
   const q = new URLSearchParams({ name, ...(guest ? { guest } : {}) });
-  const ws = new WebSocket(
-    `${server.url.replace("http", "ws")}/ws/chat/${encodeURIComponent(room)}/?${q}`,
-    { localAddress },
-  );
-  return new Promise((done, fail) => {
-    ws.once("open", () => done(ws));
-    ws.once("unexpected-response", (_req, res) =>
-      fail(new Error(`${name}: HTTP ${res.statusCode}`)),
-    );
-    ws.once("error", fail);
-  });
+  const url = `${server.url.replace("http", "ws")}/ws/chat/${encodeURIComponent(room)}/?${q}`;
+  return openSocket(url, name, localAddress);
 }
 
 /** GET /api/rooms/:room/members, as `curl -H "Authorization: Bearer …"` would. */
