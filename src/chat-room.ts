@@ -339,7 +339,7 @@ export class ChatRoom extends DurableObject<Env> {
     // Always answer, even a connection that died without a close frame (1006):
     // until close() is called the runtime keeps the connection's file
     // descriptors, and under `wrangler dev` a few thousand disconnects ran
-    // the runtime out of them (docs/benchmark.md, "Mass disconnect").
+    // the runtime out of them (docs/benchmark.md, "Where a connection's CPU goes").
     // 1005/1006/1015 may not be sent on the wire.
     if (code === 1005 || code === 1006 || code === 1015) code = 1000;
     closeQuietly(ws, code, reason);

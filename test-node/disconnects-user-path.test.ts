@@ -27,7 +27,7 @@ const ADDRESSES = [
 const SOCKETS = 600;
 /** Descriptors the runtime may legitimately open meanwhile (logs, storage, timers). */
 const SLACK = 40;
-/** Closing 600 dead sockets takes the room about a second here. */
+/** Closing 600 dead sockets took the room half a second on a 2-core VM. */
 const RELEASE_MS = 8_000;
 
 let server: ProjectCopy;
