@@ -166,14 +166,14 @@ function pickLessDisturbed(a, b) {
 }
 
 /** The headline figure a scenario is ranked by. */
-const rankKey = (/** @type {Row} */ r) =>
-  r.scenario === "ramp" || r.scenario.startsWith("storm")
-    ? "conn_per_s"
-    : r.scenario === "inject"
-      ? "req_per_s"
-      : r.scenario === "redeploy"
-        ? "resumed_after_up_s"
-        : "frames_per_s";
+const RANK_KEY = /** @type {Record<string, string>} */ ({
+  ramp: "conn_per_s",
+  storm1000: "conn_per_s",
+  storm2000: "conn_per_s",
+  inject: "req_per_s",
+  redeploy: "resumed_after_up_s",
+});
+const rankKey = (/** @type {Row} */ r) => RANK_KEY[r.scenario] ?? "frames_per_s";
 
 /**
  * With --repeat, the run with the median headline figure, plus every run's

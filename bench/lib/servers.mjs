@@ -143,6 +143,32 @@ function launch(name, cmd, args, opts) {
 }
 
 /**
+ * A process that `up` starts, with a restart: a deploy as the room's members
+ * see it (every socket closes, the state stays). `pid` and `log` follow the
+ * current process; `cleanup` runs after the final stop.
+ * @param {() => Promise<ReturnType<typeof launch>>} up @param {() => void} [cleanup]
+ */
+async function restartable(up, cleanup) {
+  let p = await up();
+  return {
+    get pid() {
+      return /** @type {number} */ (p.child.pid);
+    },
+    get log() {
+      return p.log;
+    },
+    stop: async () => {
+      await p.stop();
+      cleanup?.();
+    },
+    restart: async () => {
+      await p.stop();
+      p = await up();
+    },
+  };
+}
+
+/**
  * Polls until GET url answers with the expected status.
  * @param {string} url @param {number} status @param {Promise<unknown>} exited @param {number} timeoutMs
  */
@@ -213,30 +239,23 @@ async function startWrangler(o) {
     }
     return p;
   };
-  let p = await up();
-  /** @type {Server} */
-  const server = {
+  const p = await restartable(up, () => rmSync(persist, { recursive: true, force: true }));
+  return {
     name: o.name,
     protocol: o.protocol,
     port,
     inspectorPort,
-    pid: /** @type {number} */ (p.child.pid),
     token: secrets.BROADCAST_TOKEN ?? o.vars.BROADCAST_TOKEN,
-    log: p.log,
-    stop: async () => {
-      await p.stop();
-      rmSync(persist, { recursive: true, force: true });
+    get pid() {
+      return p.pid;
     },
-    // A deploy as the room's members see it: every socket closes, the state stays.
-    restart: async () => {
-      await p.stop();
-      p = await up();
-      server.pid = /** @type {number} */ (p.child.pid);
-      server.log = p.log;
+    get log() {
+      return p.log;
     },
-    directPort: () => directPort(/** @type {number} */ (p.child.pid)),
+    stop: p.stop,
+    restart: p.restart,
+    directPort: () => directPort(p.pid),
   };
-  return server;
 }
 
 /**
@@ -320,24 +339,21 @@ export async function startRaw() {
     }
     return p;
   };
-  let p = await up();
-  /** @type {Server} */
-  const server = {
+  const p = await restartable(up);
+  return {
     name: "raw",
     protocol: "plain",
     port,
-    pid: /** @type {number} */ (p.child.pid),
-    log: p.log,
-    stop: () => p.stop(),
-    restart: async () => {
-      await p.stop();
-      p = await up();
-      server.pid = /** @type {number} */ (p.child.pid);
-      server.log = p.log;
+    get pid() {
+      return p.pid;
     },
+    get log() {
+      return p.log;
+    },
+    stop: p.stop,
+    restart: p.restart,
     directPort: async () => null,
   };
-  return server;
 }
 
 export function makeTmp() {
