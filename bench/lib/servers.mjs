@@ -143,14 +143,18 @@ function launch(name, cmd, args, opts) {
 }
 
 /**
- * A process that `up` starts, with a restart: a deploy as the room's members
- * see it (every socket closes, the state stays). `pid` and `log` follow the
- * current process; `cleanup` runs after the final stop.
- * @param {() => Promise<ReturnType<typeof launch>>} up @param {() => void} [cleanup]
+ * A server made of the process that `up` starts, with a restart: a deploy as
+ * the room's members see it (every socket closes, the state stays). `pid` and
+ * `log` follow the current process; `cleanup` runs after the final stop.
+ * @param {() => Promise<ReturnType<typeof launch>>} up
+ * @param {Omit<Server, "pid" | "log" | "stop" | "restart">} fields
+ * @param {() => void} [cleanup]
+ * @returns {Promise<Server>}
  */
-async function restartable(up, cleanup) {
+async function restartable(up, fields, cleanup) {
   let p = await up();
   return {
+    ...fields,
     get pid() {
       return /** @type {number} */ (p.child.pid);
     },
@@ -239,23 +243,20 @@ async function startWrangler(o) {
     }
     return p;
   };
-  const p = await restartable(up, () => rmSync(persist, { recursive: true, force: true }));
-  return {
-    name: o.name,
-    protocol: o.protocol,
-    port,
-    inspectorPort,
-    token: secrets.BROADCAST_TOKEN ?? o.vars.BROADCAST_TOKEN,
-    get pid() {
-      return p.pid;
+  /** @type {Server} */
+  const server = await restartable(
+    up,
+    {
+      name: o.name,
+      protocol: o.protocol,
+      port,
+      inspectorPort,
+      token: secrets.BROADCAST_TOKEN ?? o.vars.BROADCAST_TOKEN,
+      directPort: () => directPort(server.pid),
     },
-    get log() {
-      return p.log;
-    },
-    stop: p.stop,
-    restart: p.restart,
-    directPort: () => directPort(p.pid),
-  };
+    () => rmSync(persist, { recursive: true, force: true }),
+  );
+  return server;
 }
 
 /**
@@ -339,21 +340,12 @@ export async function startRaw() {
     }
     return p;
   };
-  const p = await restartable(up);
-  return {
+  return restartable(up, {
     name: "raw",
     protocol: "plain",
     port,
-    get pid() {
-      return p.pid;
-    },
-    get log() {
-      return p.log;
-    },
-    stop: p.stop,
-    restart: p.restart,
     directPort: async () => null,
-  };
+  });
 }
 
 export function makeTmp() {
