@@ -155,7 +155,10 @@ async function target(name, servers) {
 /** Average share of one core used by processes outside the benchmark during a measurement. */
 function otherShare(/** @type {Row} */ row) {
   const f = row.figures;
-  return f && f.wall_s > 0 ? Math.max(0, f.other_cpu_s) / f.wall_s : 0;
+  // redeploy leaves it out: the old server's shutdown is not other load.
+  return f && f.wall_s > 0 && f.other_cpu_s !== undefined
+    ? Math.max(0, f.other_cpu_s) / f.wall_s
+    : 0;
 }
 
 /** @param {Row} a @param {Row} b */
@@ -359,7 +362,7 @@ async function main() {
       }
       const f = row.figures;
       console.log(
-        `  ${name.padEnd(8)} ${t.padEnd(14)} ${row.error ? `FAILED: ${row.error}` : [f?.frames_per_s !== undefined ? `${f.frames_per_s} frames/s` : "", f?.p99_ms !== undefined ? `p99 ${f.p99_ms} ms` : "", f?.lost ? `lost ${f.lost}` : "", f?.conn_per_s !== undefined ? `${f.conn_per_s} conn/s` : "", f?.resumed_after_up_s !== undefined ? `all resumed ${f.resumed_after_up_s} s after restart` : "", f?.server_cpu_s !== undefined ? `cpu ${f.server_cpu_s} s` : "", `others ${Math.round(otherShare(row) * 100)}% of a core`].filter(Boolean).join(", ")} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+        `  ${name.padEnd(8)} ${t.padEnd(14)} ${row.error ? `FAILED: ${row.error}` : [f?.frames_per_s !== undefined ? `${f.frames_per_s} frames/s` : "", f?.p99_ms !== undefined ? `p99 ${f.p99_ms} ms` : "", f?.lost ? `lost ${f.lost}` : "", f?.conn_per_s !== undefined ? `${f.conn_per_s} conn/s` : "", f?.resumed_after_up_s !== undefined ? `all resumed ${f.resumed_after_up_s} s after restart` : "", f?.server_cpu_s !== undefined ? `cpu ${f.server_cpu_s} s` : "", f?.other_cpu_s !== undefined ? `others ${Math.round(otherShare(row) * 100)}% of a core` : ""].filter(Boolean).join(", ")} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
       );
       for (const s of Object.values(servers)) {
         try {
