@@ -29,6 +29,11 @@ function start(): void {
   const nameError = byId("display-name-error");
 
   nameInput.value = loadName() ?? "";
+  // `autofocus` is applied at a later rendering step, which can come after the
+  // load event, so keys typed at once were lost ("oom_1" for "room_1"). The
+  // tutorial's page focuses the field from its script too.
+  if (document.activeElement === document.body || document.activeElement === null)
+    roomInput.focus();
 
   const validateName = (): boolean => {
     const parsed = checkName(nameInput.value);
