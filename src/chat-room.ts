@@ -82,6 +82,8 @@ interface Attachment extends Member {
   address?: string | null;
   /** The member's place in join order: member-list cursors mean the same after a wake. */
   seq?: number;
+  /** Asked for the member list past the welcome's: sent every join and leave from then on. */
+  everyone?: boolean;
 }
 
 type Session = Attachment;
@@ -195,7 +197,7 @@ export class ChatRoom extends DurableObject<Env> {
     woken.sort((x, y) => joinPlace(x.attachment) - joinPlace(y.attachment));
     for (const { ws, attachment } of woken) this.#addSession(ws, attachment);
     // A wake rebuilds what every member already knows: nothing to announce.
-    this.#roster.takeDiff();
+    this.#roster.settle();
     const webhooks = webhookSettings(env);
     if (!webhooks.ok) this.#log("error", { room: this.#room, error: webhooks.error });
     else if (webhooks.value) {
@@ -290,7 +292,7 @@ export class ChatRoom extends DurableObject<Env> {
   #catchUp(server: WebSocket, join: JoinRequest, member: Member): void {
     const replay = this.#replayFor(join);
     if (join.rich) {
-      const first = this.#roster.page(null, MEMBER_PAGE);
+      const first = this.#roster.firstPage();
       this.#send(server, {
         type: "welcome",
         room: this.#room,
@@ -576,15 +578,22 @@ export class ChatRoom extends DurableObject<Env> {
 
   /**
    * Presence goes out as one diff per interval to the rich sockets, never a
-   * frame per join: a storm of N joins costs O(N) frames, not O(N²).
+   * frame per join: a storm of N joins costs O(N) frames, not O(N²), and past
+   * the first 100 members a frame carries the count, not every joiner's name
+   * (presence.ts). Members who asked for the whole list get the whole diff.
    */
   #schedulePresence(): void {
     if (this.#presenceTimer !== null) return;
     const delay = this.#roster.count <= MEMBER_PAGE ? PRESENCE_SMALL_MS : PRESENCE_BIG_MS;
     this.#presenceTimer = setTimeout(() => {
       this.#presenceTimer = null;
-      const diff = this.#roster.takeDiff();
-      if (diff) this.#fanOut.rich(JSON.stringify(diff satisfies ServerFrame));
+      const diffs = this.#roster.takeDiffs();
+      if (!diffs) return;
+      const window = JSON.stringify(diffs.window satisfies ServerFrame);
+      let all: string | undefined;
+      this.#fanOut.rich((ws) =>
+        this.#sessions.get(ws)?.everyone ? (all ??= JSON.stringify(diffs.all)) : window,
+      );
     }, delay);
   }
 
@@ -598,6 +607,11 @@ export class ChatRoom extends DurableObject<Env> {
       });
     }
     const page = this.#roster.page(cursor);
+    // The page shows the room as it is now; every change after it is owed too.
+    if (!session.everyone) {
+      session.everyone = true;
+      ws.serializeAttachment(session);
+    }
     this.#send(ws, { type: "members", cursor, ...page, count: this.#roster.count });
   }
 

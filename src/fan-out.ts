@@ -73,17 +73,20 @@ export class FanOut {
     this.#send(this.#sockets.getWebSockets(TAG_BATCH), frame);
   }
 
-  /** Sends a rich frame (already serialised) to every rich socket. */
-  rich(frame: string): number {
+  /**
+   * Sends a rich frame (already serialised) to every rich socket, or to each
+   * the frame `frameFor` picks for it.
+   */
+  rich(frame: string | ((ws: WebSocket) => string)): number {
     return this.#send(this.#sockets.getWebSockets(TAG_RICH), frame);
   }
 
-  #send(sockets: WebSocket[], frame: string): number {
+  #send(sockets: WebSocket[], frame: string | ((ws: WebSocket) => string)): number {
     let delivered = 0;
     let dead: WebSocket[] | undefined;
     for (const ws of sockets) {
       // One broken socket must not stop the broadcast to the others.
-      if (trySend(ws, frame)) delivered++;
+      if (trySend(ws, typeof frame === "string" ? frame : frame(ws))) delivered++;
       else (dead ??= []).push(ws);
     }
     if (dead) for (const ws of dead) this.#onDead(ws);

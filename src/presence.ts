@@ -2,8 +2,16 @@
  * @module presence
  * Who is in a room, as members (one entry per member, however many tabs it
  * has open), and what changed since the last presence frame. Every
- * operation on a join or a leave is O(1); a frame costs O(members changed).
- * Anchors: Phoenix Presence sends diffs; Pusher caps presence lists at 100.
+ * operation on a join or a leave is O(1).
+ *
+ * Two kinds of diff: most members are only ever told about the first
+ * MEMBER_PAGE members (the welcome's list) and the count, so a frame costs at
+ * most MEMBER_PAGE entries however big the room and a join beyond them costs
+ * each member a few bytes of count, not a name: sending every join's name to
+ * every member is O(N²) bytes per storm (122 MB for 2,000 joins). A member who
+ * asked for the rest of the list is sent every change from then on.
+ * Anchors: Phoenix Presence sends diffs; Pusher caps presence lists at 100;
+ * Centrifugo serves the full list on request.
  */
 import type { Member, MemberRef, PresenceFrame } from "./protocol";
 
@@ -39,16 +47,18 @@ export class Roster {
    * or left. By member key, so a member who comes and goes within one
    * interval costs one entry.
    */
-  #changed = new Map<string, { member: Member; joined: boolean }>();
+  #changed = new Map<string, { member: Member; joined: boolean; seq: number }>();
+  /** The first MEMBER_PAGE members as the last window diff described them. */
+  #window = new Map<string, Member>();
+  /**
+   * The last join place a welcome listed since the last diff: those members
+   * are not in #window yet, but a leave of theirs is owed to everyone.
+   */
+  #shownUpTo = 0;
 
   /** Members present (distinct ids). */
   get count(): number {
     return this.#entries.size;
-  }
-
-  /** Whether a presence frame is owed. */
-  get dirty(): boolean {
-    return this.#changed.size > 0;
   }
 
   /**
@@ -66,7 +76,7 @@ export class Roster {
     const place = seq ?? this.#seq + 1;
     this.#seq = Math.max(this.#seq, place);
     this.#entries.set(key, { member, sockets: 1, seq: place });
-    this.#changed.set(key, { member, joined: true });
+    this.#changed.set(key, { member, joined: true, seq: place });
     return place;
   }
 
@@ -79,7 +89,14 @@ export class Roster {
     this.#entries.delete(key);
     // Even when the join was never announced: a welcome sent meanwhile may
     // have listed this member, and a leave of an unknown member is harmless.
-    this.#changed.set(key, { member, joined: false });
+    this.#changed.set(key, { member, joined: false, seq: entry.seq });
+  }
+
+  /** The welcome's list: the first MEMBER_PAGE members, remembered as shown. */
+  firstPage(): MemberPage {
+    const page = this.page(null, MEMBER_PAGE);
+    this.#shownUpTo = Math.max(this.#shownUpTo, page.next === null ? this.#seq : Number(page.next));
+    return page;
   }
 
   /**
@@ -109,18 +126,55 @@ export class Roster {
     return { members, next: null };
   }
 
-  /** The changes since the last call as one frame, or null when nothing changed. */
-  takeDiff(): PresenceFrame | null {
+  /**
+   * The changes since the last call, or null when nothing changed: `all`
+   * names every member who came or went; `window` only the changes to the
+   * first MEMBER_PAGE members in join order (a member can enter it when one
+   * before it leaves). Both carry the room's count.
+   */
+  takeDiffs(): { all: PresenceFrame; window: PresenceFrame } | null {
     if (this.#changed.size === 0) return null;
+    const count = this.#entries.size;
+    const all: PresenceFrame = { type: "presence", joined: [], left: [], count };
+    for (const { member, joined: came } of this.#changed.values()) {
+      if (came) all.joined.push(member);
+      else all.left.push(ref(member));
+    }
+    const window = this.#takeWindowChanges();
+    this.#changed.clear();
+    return { all, window: { type: "presence", ...window, count } };
+  }
+
+  /** Forgets pending changes: after a wake every member already knows them. */
+  settle(): void {
+    this.#changed.clear();
+    this.#takeWindowChanges();
+  }
+
+  /** O(MEMBER_PAGE): the window is the start of the join order. */
+  #takeWindowChanges(): { joined: Member[]; left: MemberRef[] } {
+    const window = new Map<string, Member>();
+    for (const [key, entry] of this.#entries) {
+      if (window.size === MEMBER_PAGE) break;
+      window.set(key, entry.member);
+    }
     const joined: Member[] = [];
     const left: MemberRef[] = [];
-    for (const { member, joined: came } of this.#changed.values()) {
-      if (came) joined.push(member);
-      else left.push({ id: member.id, verified: member.verified });
-    }
-    this.#changed.clear();
-    return { type: "presence", joined, left, count: this.#entries.size };
+    // By object, not key: a member who left and came back (perhaps under
+    // another name, with another token) is announced again.
+    for (const [key, member] of window) if (this.#window.get(key) !== member) joined.push(member);
+    for (const [key, member] of this.#window) if (!window.has(key)) left.push(ref(member));
+    // Members a welcome listed since the last diff and who left before it.
+    for (const [key, c] of this.#changed)
+      if (!c.joined && c.seq <= this.#shownUpTo && !this.#window.has(key)) left.push(ref(c.member));
+    this.#window = window;
+    this.#shownUpTo = 0;
+    return { joined, left };
   }
+}
+
+function ref(m: Member): MemberRef {
+  return { id: m.id, verified: m.verified };
 }
 
 /**

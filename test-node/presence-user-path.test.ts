@@ -76,7 +76,7 @@ describe("presence under `npm run dev`", () => {
     await server?.remove();
   });
 
-  it("three people see each other in a moment; 150 joining at once cost each a few frames", async () => {
+  it("three people see each other in a moment; 150 joining at once cost each a few frames, with names for the first 100", async () => {
     const room = `presence-${crypto.randomUUID()}`;
     const three = ["ann", "ben", "cy"].map((n) => new RichMember(n));
     for (const m of three) await m.open(server.url, room);
@@ -89,8 +89,9 @@ describe("presence under `npm run dev`", () => {
     for (const m of three) {
       const presence = m.frames.filter((f) => f.type === "presence").length;
       assert.ok(presence < 30, `${m.name} got ${presence} presence frames`);
-      assert.equal(m.names().length, 153);
     }
+    // Everyone is told the first 100 by name and the rest as a count.
+    for (const m of [...three, ...crowd]) assert.equal(m.names().length, 100, m.name);
     // A late joiner is welcomed with the first 100 and pages through the rest.
     const late = new RichMember("late");
     await late.open(server.url, room);
@@ -106,8 +107,13 @@ describe("presence under `npm run dev`", () => {
       cursor = late.frames.findLast((f) => f.type === "members")!.next as string | null;
     }
     assert.equal(late.names().length, 154);
+    // Having asked for the list, the late member hears of a leave past the first 100; Ann never asked.
+    crowd.at(-1)!.ws.close();
+    await until(() => late.names().length === 153 && late.count === 153, "late: the leave");
+    await until(() => three[0]!.count === 153, "ann: the count");
+    assert.equal(three[0]!.names().length, 100);
 
-    for (const m of [...three, ...crowd, late]) m.ws.close();
+    for (const m of [...three, ...crowd.slice(0, -1), late]) m.ws.close();
     // Operators get one summary line per second, not a line per socket.
     await until(
       () => log.some((l) => l.includes('"event":"activity"') && l.includes('"members":0')),

@@ -485,7 +485,8 @@ describe("a burst of 1,000 simultaneous joins", () => {
     const clients = responses.map((r) => new Client(r.webSocket!));
     try {
       await observer.until((c) => presentCount(c) === n + 1, `${n} joins`, 20_000);
-      expect(presentNames(observer)).toHaveLength(n + 1);
+      // Names for the first 100, the rest as a count (docs/protocol.md, Presence).
+      expect(presentNames(observer)).toHaveLength(100);
       // Diffs, not a frame per join: far fewer frames than members.
       expect(observer.ofType("presence").length).toBeLessThan(n / 10);
       const s = await stats(room);

@@ -172,6 +172,58 @@ describe("member list pages", () => {
     }
   }, 30_000);
 
+  it("tells a member the count and the first 100 until it asks for the list, then every join and leave", async () => {
+    const room = uniqueRoom();
+    const early: Client[] = [];
+    // One at a time, so join order is p1..p101.
+    for (const i of range(1, 101))
+      early.push(
+        new Client(
+          (await request(wsPath(room, `name=p${i}`), { headers: { Upgrade: "websocket" } }))
+            .webSocket!,
+        ),
+      );
+    const watcher = await connect(room, "name=watcher&rich=1");
+    const others: Client[] = [];
+    try {
+      await watcher.untilType("welcome");
+      const welcome = watcher.ofType("welcome")[0]!;
+      expect(welcome.count).toBe(102);
+      expect(welcome.members.map((m: Frame) => m.name)).toEqual(range(1, 100).map((i) => `p${i}`));
+      await watcher.quiet(300);
+
+      // A join past the first 100: the count changes, the name is not sent.
+      others.push(await connect(room, "name=late"));
+      await watcher.until((c) => presentCount(c) === 103, "count 103");
+      // The first of the 100 leaves: the next in join order moves up into the list.
+      early[0]!.close();
+      await watcher.until((c) => presentCount(c) === 102, "count 102 after p1 left");
+      expect(presentNames(watcher)).toEqual(
+        range(2, 101)
+          .map((i) => `p${i}`)
+          .toSorted(),
+      );
+      const named = (f: Frame) => [...f.joined, ...f.left].map((m: Frame) => m.id);
+      const late = async () => {
+        watcher.send({ type: "members", cursor: welcome.more });
+        await watcher.untilType("members");
+        return watcher.ofType("members")[0]!.members.find((m: Frame) => m.name === "late");
+      };
+      const lateMember = await late();
+      expect(lateMember).toBeDefined();
+      expect(watcher.ofType("presence").flatMap(named)).not.toContain(lateMember.id);
+
+      // Having asked for the list, the watcher hears of everyone.
+      others.push(await connect(room, "name=later"));
+      await watcher.until((c) => presentNames(c).includes("later"), "later joined");
+      others[0]!.close();
+      await watcher.until((c) => !presentNames(c).includes("late"), "late left");
+      expect(presentCount(watcher)).toBe(102);
+    } finally {
+      closeAll([watcher, ...early, ...others]);
+    }
+  }, 30_000);
+
   it("refuses a cursor it never handed out, and limits how fast pages may be asked for", async () => {
     const room = uniqueRoom();
     const client = await connect(room, "rich=1");
