@@ -79,8 +79,17 @@ function intVar(value: string | undefined, fallback: number, min: number): numbe
   return Number.isInteger(n) && n >= min ? n : fallback;
 }
 
+/** Parsed once per environment object: the Worker reads them on every join. */
+const parsed = new WeakMap<ConfigVars, RoomConfig>();
+
 /** Reads the room tunables from the environment, falling back to DEFAULTS. */
 export function roomConfig(env: ConfigVars): RoomConfig {
+  let config = parsed.get(env);
+  if (config === undefined) parsed.set(env, (config = readRoomConfig(env)));
+  return config;
+}
+
+function readRoomConfig(env: ConfigVars): RoomConfig {
   return {
     historyLimit: intVar(env.HISTORY_LIMIT, DEFAULTS.historyLimit, 1),
     historyOnJoin: intVar(env.HISTORY_ON_JOIN, DEFAULTS.historyOnJoin, 0),

@@ -10,13 +10,27 @@ import { MEMBER_CURSOR } from "./protocol";
 import { parseRoomSegment } from "./room-name";
 
 /**
+ * Rooms already checked, by raw path segment: a storm of joins to one room
+ * checks its name once, not once per socket (the look-alike rules are the
+ * costliest part of a join in the Worker). Bounded, so strangers cycling
+ * through names cost memory only up to ROOM_CACHE entries.
+ */
+const checkedRooms = new Map<string, ReturnType<typeof parseRoomSegment>>();
+const ROOM_CACHE = 1024;
+
+/**
  * The validated room of a route with a `:room` segment. Decoded from the raw
  * path, not Hono's lenient decoding, so "%2F" and broken escapes are refused.
  */
 export function roomParam(c: Context): string {
   const index = c.req.routePath.split("/").indexOf(":room");
   const raw = new URL(c.req.url).pathname.split("/")[index] ?? "";
-  const parsed = parseRoomSegment(raw);
+  let parsed = checkedRooms.get(raw);
+  if (parsed === undefined) {
+    if (checkedRooms.size >= ROOM_CACHE) checkedRooms.clear();
+    parsed = parseRoomSegment(raw);
+    checkedRooms.set(raw, parsed);
+  }
   if (!parsed.ok) fail(400, `invalid room: ${parsed.error}`);
   return parsed.value;
 }
