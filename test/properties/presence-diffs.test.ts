@@ -14,13 +14,6 @@ import { opts } from "./arbitraries";
 /** Enough people that the first 100 change as they come and go. */
 const PEOPLE = 200;
 
-type Op =
-  | { op: "join"; who: number }
-  | { op: "leave"; who: number }
-  | { op: "welcome" }
-  | { op: "page through" }
-  | { op: "diff" };
-
 const ops = fc.array(
   fc.oneof(
     {
