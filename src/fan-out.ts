@@ -74,8 +74,8 @@ export class FanOut {
   }
 
   /**
-   * Sends a rich frame (already serialised) to every rich socket, or to each
-   * the frame `frameFor` picks for it.
+   * Sends a rich frame (already serialised) to every rich socket; given a
+   * function, sends each rich socket the frame it returns for that socket.
    */
   rich(frame: string | ((ws: WebSocket) => string)): number {
     return this.#send(this.#sockets.getWebSockets(TAG_RICH), frame);
