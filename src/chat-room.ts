@@ -592,7 +592,9 @@ export class ChatRoom extends DurableObject<Env> {
       const window = JSON.stringify(diffs.window satisfies ServerFrame);
       let all: string | undefined;
       this.#fanOut.rich((ws) =>
-        this.#sessions.get(ws)?.everyone ? (all ??= JSON.stringify(diffs.all satisfies ServerFrame)) : window,
+        this.#sessions.get(ws)?.everyone
+          ? (all ??= JSON.stringify(diffs.all satisfies ServerFrame))
+          : window,
       );
     }, delay);
   }
