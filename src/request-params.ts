@@ -10,12 +10,13 @@ import { MEMBER_CURSOR } from "./protocol";
 import { parseRoomSegment } from "./room-name";
 
 /**
- * Rooms already checked, by raw path segment: a storm of joins to one room
+ * Rooms already accepted, by raw path segment: a storm of joins to one room
  * checks its name once, not once per socket (the look-alike rules are the
- * costliest part of a join in the Worker). Bounded, so strangers cycling
- * through names cost memory only up to ROOM_CACHE entries.
+ * costliest part of a join in the Worker). Only accepted names are kept, so
+ * each key is at most a valid name's length, and strangers cycling through
+ * names cost memory only up to ROOM_CACHE such entries.
  */
-const checkedRooms = new Map<string, ReturnType<typeof parseRoomSegment>>();
+const checkedRooms = new Map<string, string>();
 const ROOM_CACHE = 1024;
 
 /**
@@ -25,13 +26,12 @@ const ROOM_CACHE = 1024;
 export function roomParam(c: Context): string {
   const index = c.req.routePath.split("/").indexOf(":room");
   const raw = new URL(c.req.url).pathname.split("/")[index] ?? "";
-  let parsed = checkedRooms.get(raw);
-  if (parsed === undefined) {
-    if (checkedRooms.size >= ROOM_CACHE) checkedRooms.clear();
-    parsed = parseRoomSegment(raw);
-    checkedRooms.set(raw, parsed);
-  }
+  const known = checkedRooms.get(raw);
+  if (known !== undefined) return known;
+  const parsed = parseRoomSegment(raw);
   if (!parsed.ok) fail(400, `invalid room: ${parsed.error}`);
+  if (checkedRooms.size >= ROOM_CACHE) checkedRooms.clear();
+  checkedRooms.set(raw, parsed.value);
   return parsed.value;
 }
 
