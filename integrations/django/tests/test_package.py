@@ -21,6 +21,8 @@ from pathlib import Path
 
 from django.test import SimpleTestCase
 
+import edge_chat
+
 from .test_edge_room import connect, is_chat
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -111,6 +113,7 @@ class BuiltPackageTests(SimpleTestCase):
             metadata = email.message_from_string(whl.read(metadata_name).decode())
         self.assertEqual(metadata["Name"], "edge-chat-django")
         self.assertEqual(metadata["Version"], "0.1.0")
+        self.assertEqual(metadata["Version"], edge_chat.__version__)
         self.assertTrue(metadata["Summary"].startswith("Django integration for the edge chat rooms"))
         self.assertEqual(metadata["License"], "MIT")
         self.assertEqual(
