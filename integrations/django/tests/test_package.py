@@ -51,7 +51,7 @@ print(json.dumps({"file": edge_chat.__file__, "layer": type(channel_layer).__mod
 
 
 def package_files() -> set[str]:
-    """edge_chat's files in the checkout, as paths relative to the project, e.g. edge_chat/layers.py."""
+    """edge_chat's files in the checkout, relative to the project: edge_chat/layers.py, ..."""
     return {
         path.relative_to(PROJECT).as_posix()
         for path in CHECKOUT_PACKAGE.rglob("*")
@@ -63,7 +63,8 @@ def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     done = subprocess.run(args, capture_output=True, text=True, timeout=300, **kwargs)
     if done.returncode != 0:
         raise AssertionError(
-            "%s exited with %d\n%s\n%s" % (" ".join(args), done.returncode, done.stdout, done.stderr)
+            "%s exited with %d\n%s\n%s"
+            % (" ".join(args), done.returncode, done.stdout, done.stderr)
         )
     return done
 
@@ -79,7 +80,8 @@ class BuiltPackageTests(SimpleTestCase):
                 __import__(module)
             except ImportError as err:
                 raise AssertionError(
-                    "%s cannot import %s: apt install python3-build python3-venv" % (sys.executable, module)
+                    "%s cannot import %s: apt install python3-build python3-venv"
+                    % (sys.executable, module)
                 ) from err
         cls.tmp = Path(tempfile.mkdtemp(prefix="edge-chat-package-"))
         # A copy, so the build's egg-info and build/ never land in the checkout.
@@ -87,7 +89,9 @@ class BuiltPackageTests(SimpleTestCase):
         shutil.copytree(
             PROJECT,
             source,
-            ignore=shutil.ignore_patterns("__pycache__", "build", "dist", "*.egg-info", "*.sqlite3"),
+            ignore=shutil.ignore_patterns(
+                "__pycache__", "build", "dist", "*.egg-info", "*.sqlite3"
+            ),
         )
         dist = cls.tmp / "dist"
         # The docs' command: sdist first, then the wheel built from the sdist.
@@ -114,7 +118,9 @@ class BuiltPackageTests(SimpleTestCase):
         self.assertEqual(metadata["Name"], "edge-chat-django")
         self.assertEqual(metadata["Version"], "0.1.0")
         self.assertEqual(metadata["Version"], edge_chat.__version__)
-        self.assertTrue(metadata["Summary"].startswith("Django integration for the edge chat rooms"))
+        self.assertTrue(
+            metadata["Summary"].startswith("Django integration for the edge chat rooms")
+        )
         self.assertEqual(metadata["License"], "MIT")
         self.assertEqual(
             sorted(metadata.get_all("Requires-Dist")),
@@ -138,7 +144,9 @@ class BuiltPackageTests(SimpleTestCase):
         }
         self.assertEqual(rest - SDIST_METADATA, set(), "unexpected files in the sdist")
         self.assertLessEqual({"PKG-INFO", "README.md", "pyproject.toml"}, rest)
-        self.assertFalse([n for n in names if n.startswith(("example/", "tests/")) or n == "manage.py"])
+        self.assertFalse(
+            [n for n in names if n.startswith(("example/", "tests/")) or n == "manage.py"]
+        )
 
     def test_group_send_through_the_installed_wheel_reaches_a_socket_in_the_room(self):
         venv = self.tmp / "venv"
@@ -146,7 +154,8 @@ class BuiltPackageTests(SimpleTestCase):
         # --no-index: pip must find every dependency there, nothing is downloaded.
         run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)])
         python = venv / "bin" / "python"
-        run([str(python), "-m", "pip", "install", "--no-index", "--disable-pip-version-check", str(self.wheel)])
+        pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
+        run(pip + ["install", "--no-index", str(self.wheel)])
 
         room = "wheel-%s" % uuid.uuid4().hex[:12]
         ws = connect(room)
@@ -155,15 +164,22 @@ class BuiltPackageTests(SimpleTestCase):
 
         cwd = self.tmp / "site"
         cwd.mkdir()
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE")
+        }
         done = run([str(python), "-c", TUTORIAL, room, "from the wheel"], cwd=cwd, env=env)
         answer = json.loads(done.stdout.strip().splitlines()[-1])
 
         site_packages = run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=cwd, env=env
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            cwd=cwd,
+            env=env,
         ).stdout.strip()
         self.assertEqual(
-            Path(answer["file"]).resolve(), (Path(site_packages) / "edge_chat" / "__init__.py").resolve()
+            Path(answer["file"]).resolve(),
+            (Path(site_packages) / "edge_chat" / "__init__.py").resolve(),
         )
         self.assertEqual(answer["layer"], "edge_chat.layers")
         frame = ws.wait_for(is_chat("from the wheel"), "the message sent through the wheel")
