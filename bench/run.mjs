@@ -2,7 +2,7 @@
  * `npm run bench`: starts the project (wrangler dev), the minimal room
  * (wrangler dev, bench/minimal) and a raw `ws` server, drives all three
  * through the same scenarios with one load generator, prints a table and
- * writes bench/results/<date>.json and .md.
+ * writes bench/results/<date>.json, .md and SVG charts in <date>-charts/.
  *
  *   npm run bench                      full run, about 15 minutes
  *   npm run bench -- --quick           small sizes, under a minute, results in a temp dir
@@ -15,7 +15,7 @@
  *   npm run bench -- --repeat=3        measure each scenario/target 3 times, interleaved; keep the median
  *   npm run bench -- --retries=N       re-measure when other processes used >35% of a core (default 1, quick 0)
  *   npm run bench -- --merge           replace these scenarios in today's results file
- *   npm run bench -- --render=FILE.json rewrite FILE.md from FILE.json (after editing the report code)
+ *   npm run bench -- --render=FILE.json rewrite FILE.md and the charts from FILE.json (after editing the report code)
  *   npm run bench -- --out=DIR         write results elsewhere
  *   npm run bench -- --project-dir=DIR run a modified copy of the project (prototypes) instead
  *   npm run bench -- --state-dir=/dev/shm  put the servers' --persist-to dirs there (e.g. tmpfs)
@@ -29,6 +29,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { chartsMarkdown, writeCharts } from "./lib/charts.mjs";
 import { machineInfo, treeSample } from "./lib/proc.mjs";
 import { checkTargets, markdownTable, tableHeader, tableRows, textTable } from "./lib/report.mjs";
 import { runScenario, SCENARIOS, SIZES } from "./lib/scenarios.mjs";
@@ -281,8 +282,12 @@ ${markdownTable(tableHeader(targets), tableRows(rows, targets, false))}
 /** --render: rebuilds the Markdown report of an earlier run from its JSON. */
 function render(/** @type {string} */ file) {
   const data = JSON.parse(readFileSync(file, "utf8"));
-  const md = markdown(data.rows, data.targets, data);
-  writeFileSync(file.replace(/\.json$/, ".md"), md);
+  const base = file.replace(/\.json$/, "");
+  const charts = writeCharts(base, data.rows, data.targets, data);
+  writeFileSync(
+    `${base}.md`,
+    markdown(data.rows, data.targets, data) + chartsMarkdown(base, charts),
+  );
   console.log(textTable(tableHeader(data.targets), tableRows(data.rows, data.targets, true)));
 }
 
@@ -432,13 +437,14 @@ async function main() {
       `${base}.json`,
       `${JSON.stringify({ ...meta, targets, rows: allRows }, null, 2)}\n`,
     );
-    writeFileSync(`${base}.md`, markdown(allRows, targets, meta));
+    const charts = writeCharts(base, allRows, targets, meta);
+    writeFileSync(`${base}.md`, markdown(allRows, targets, meta) + chartsMarkdown(base, charts));
     console.log();
     console.log(textTable(tableHeader(targets), tableRows(allRows, targets, true)));
     console.log();
     for (const c of checkTargets(allRows))
       console.log(`${c.ok === null ? "?" : c.ok ? "met   " : "MISSED"}  ${c.target}: ${c.detail}`);
-    console.log(`\nresults: ${base}.json, ${base}.md`);
+    console.log(`\nresults: ${base}.json, ${base}.md, charts in ${base}-charts/`);
   }
   process.exitCode = failed ? 1 : 0;
 }

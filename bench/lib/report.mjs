@@ -68,8 +68,13 @@ const SHORT_BY_SCENARIO = /** @type {Record<string, string[]>} */ ({
 });
 const FANOUT = new Set(["fixed", "max100", "max1000", "rooms"]);
 
-/** @param {unknown} v */
-function fmt(v) {
+/** The figure a scenario is judged by first: the first of its summary figures. */
+export function headlineKey(/** @type {string} */ scenario) {
+  return /** @type {string} */ ((SHORT_BY_SCENARIO[scenario] ?? FANOUT_SHORT)[0]);
+}
+
+/** A figure as the tables print it: thousands separators, at most two decimals, "n/a" for none. */
+export function fmt(/** @type {unknown} */ v) {
   if (v === null || v === undefined) return "n/a";
   if (typeof v !== "number") return String(v);
   if (Number.isInteger(v)) return v.toLocaleString("en-US");
