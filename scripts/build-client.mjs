@@ -12,7 +12,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ["client/lobby.ts", "client/room.ts"],
+  entryPoints: ["client/lobby.ts", "client/room.ts", "client/console.ts"],
   outdir: "public/client",
   entryNames: "[name]",
   bundle: true,
