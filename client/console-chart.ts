@@ -1,12 +1,15 @@
 /**
  * @module console-chart
- * The console's chart: messages per second and members over the last five
- * minutes, as two lines in an inline SVG built with DOM calls (no chart
- * library, no innerHTML). Samples are kept here; `draw` redraws from them.
+ * The console's chart: messages per second and members over the last 1, 5
+ * or 15 minutes, as two lines in an inline SVG built with DOM calls (no
+ * chart library, no innerHTML). Samples are kept here; `draw` redraws from them.
  */
 
 const SVG = "http://www.w3.org/2000/svg";
-export const WINDOW_MS = 5 * 60_000;
+/** The longest window shown; samples older than this are dropped. */
+export const KEEP_MS = 15 * 60_000;
+/** Points per line: the window is cut into this many buckets (1 s each for a minute). */
+const BUCKETS = 60;
 const WIDTH = 360;
 const HEIGHT = 150;
 const PAD = { left: 26, right: 26, top: 10, bottom: 18 };
@@ -31,9 +34,8 @@ export class ActivitySeries {
   /** Drops what fell out of the window. */
   trim(now: number): void {
     for (const second of this.#perSecond.keys())
-      if (second < now - WINDOW_MS) this.#perSecond.delete(second);
-    while (this.#members.length > 0 && this.#members[0]!.at < now - WINDOW_MS)
-      this.#members.shift();
+      if (second < now - KEEP_MS) this.#perSecond.delete(second);
+    while (this.#members.length > 0 && this.#members[0]!.at < now - KEEP_MS) this.#members.shift();
   }
 
   /** Messages per second over the last `seconds` whole seconds before `now`. */
@@ -44,13 +46,15 @@ export class ActivitySeries {
     return sum / seconds;
   }
 
-  /** One point per second of the window: [time, messages that second]. */
-  ratePoints(now: number): [number, number][] {
+  /** One point per bucket of the window: [bucket start, messages per second in it]. */
+  ratePoints(now: number, windowMs: number): [number, number][] {
+    const bucketMs = windowMs / BUCKETS;
     const end = Math.floor(now / 1000) * 1000;
-    const points: [number, number][] = [];
-    for (let s = end - WINDOW_MS; s <= end; s += 1000)
-      points.push([s, this.#perSecond.get(s) ?? 0]);
-    return points;
+    const start = end - windowMs;
+    const sums = new Array<number>(BUCKETS + 1).fill(0);
+    for (const [second, n] of this.#perSecond)
+      if (second >= start && second <= end) sums[Math.floor((second - start) / bucketMs)]! += n;
+    return sums.map((sum, i) => [start + i * bucketMs, sum / (bucketMs / 1000)]);
   }
 
   memberPoints(): [number, number][] {
@@ -77,19 +81,24 @@ function niceTop(max: number): number {
   return 10 * step;
 }
 
-function path(points: [number, number][], now: number, top: number): string {
+function path(points: [number, number][], now: number, windowMs: number, top: number): string {
   const x = (t: number) =>
-    PAD.left + ((t - (now - WINDOW_MS)) / WINDOW_MS) * (WIDTH - PAD.left - PAD.right);
+    PAD.left + (Math.max(0, t - (now - windowMs)) / windowMs) * (WIDTH - PAD.left - PAD.right);
   const y = (v: number) => HEIGHT - PAD.bottom - (v / top) * (HEIGHT - PAD.top - PAD.bottom);
   return points
     .map(([t, v], i) => `${i === 0 ? "M" : "L"}${x(t).toFixed(1)},${y(v).toFixed(1)}`)
     .join("");
 }
 
-/** Redraws the chart into `svg`: messages/s on the left axis, members on the right. */
-export function draw(svg: SVGSVGElement, series: ActivitySeries, now: number): void {
-  const rate = series.ratePoints(now);
-  const members = series.memberPoints();
+/** Redraws the chart into `svg` for the last `windowMs`: messages/s on the left axis, members on the right. */
+export function draw(
+  svg: SVGSVGElement,
+  series: ActivitySeries,
+  now: number,
+  windowMs: number,
+): void {
+  const rate = series.ratePoints(now, windowMs);
+  const members = series.memberPoints().filter(([t]) => t >= now - windowMs);
   const rateTop = niceTop(Math.max(...rate.map(([, v]) => v)));
   const memberTop = niceTop(Math.max(0, ...members.map(([, v]) => v)));
   const bottom = HEIGHT - PAD.bottom;
@@ -105,15 +114,18 @@ export function draw(svg: SVGSVGElement, series: ActivitySeries, now: number): v
     el("text", { class: "tick rate", x: PAD.left - 4, y: bottom, "text-anchor": "end" }, "0"),
     el("text", { class: "tick members", x: right + 4, y: PAD.top + 4 }, String(memberTop)),
     el("text", { class: "tick members", x: right + 4, y: bottom }, "0"),
-    el("text", { class: "tick", x: PAD.left, y: HEIGHT - 4 }, "−5 min"),
+    el("text", { class: "tick", x: PAD.left, y: HEIGHT - 4 }, `−${windowMs / 60_000} min`),
     el("text", { class: "tick", x: right, y: HEIGHT - 4, "text-anchor": "end" }, "now"),
-    el("path", { class: "line rate", d: path(rate, now, rateTop) }),
+    el("path", { class: "line rate", d: path(rate, now, windowMs, rateTop) }),
   ];
   if (members.length > 0) {
     // Held flat until now: the count stays what the last poll saw.
     const last = members.at(-1)!;
     nodes.push(
-      el("path", { class: "line members", d: path([...members, [now, last[1]]], now, memberTop) }),
+      el("path", {
+        class: "line members",
+        d: path([...members, [now, last[1]]], now, windowMs, memberTop),
+      }),
     );
   }
   svg.replaceChildren(...nodes);

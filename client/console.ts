@@ -80,7 +80,10 @@ function showLogin(error: string | null): void {
   $("console-login-error").textContent = error ?? "";
   const room = roomFromHash();
   if (room !== null) $<HTMLInputElement>("console-room").value = room;
-  $<HTMLInputElement>(storedToken() === null ? "console-token" : "console-room").focus();
+  const signedIn = storedToken() !== null;
+  // Switching rooms: the tab still holds the credential, so it may stay blank.
+  $<HTMLInputElement>("console-token").placeholder = signedIn ? "kept for this tab" : "";
+  $<HTMLInputElement>(signedIn ? "console-room" : "console-token").focus();
 }
 
 function stopWatching(): void {
@@ -170,8 +173,17 @@ async function pollMessages(w: Watch): Promise<void> {
   const now = Date.now();
   w.series.trim(now);
   $("console-rate").textContent = w.series.rate(now).toFixed(1);
-  draw($("console-chart") as unknown as SVGSVGElement, w.series, now);
+  redraw(w, now);
   status(`Watching · updated ${new Date(now).toLocaleTimeString()}`);
+}
+
+/** The chart's window, from the select above it. */
+function chartWindowMs(): number {
+  return Number($<HTMLSelectElement>("console-window").value) * 60_000;
+}
+
+function redraw(w: Watch, now = Date.now()): void {
+  draw($("console-chart") as unknown as SVGSVGElement, w.series, now, chartWindowMs());
 }
 
 async function pollMembers(w: Watch): Promise<void> {
@@ -260,11 +272,13 @@ function renderMembers(w: Watch, list: ListedMember[], count: number, more: bool
     kick.type = "button";
     kick.className = "secondary kick";
     kick.textContent = "Kick";
+    kick.setAttribute("aria-label", `Kick ${m.name}`);
     kick.addEventListener("click", () => void confirmRemove(w, m, false));
     const ban = document.createElement("button");
     ban.type = "button";
     ban.className = "danger ban";
     ban.textContent = "Ban…";
+    ban.setAttribute("aria-label", `Ban ${m.name}…`);
     ban.addEventListener("click", () => void confirmRemove(w, m, true));
     const actions = document.createElement("div");
     actions.className = "row";
@@ -326,6 +340,7 @@ function start(): void {
     showLogin(null);
   });
   $("console-signout").addEventListener("click", () => signOut(null));
+  $("console-window").addEventListener("change", () => watch && redraw(watch));
   $("console-post").addEventListener("submit", (event) => {
     event.preventDefault();
     const w = watch;

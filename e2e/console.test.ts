@@ -289,6 +289,8 @@ describe("the moderator console", () => {
     await page.locator("#console-log li").nth(lines.length).waitFor();
     await entry(page, "cai").waitFor();
     await page.waitForTimeout(2100); // a members sample after the last join
+    await page.locator("#console-window").selectOption("1");
+    assert.ok((await page.locator("#console-chart text").allTextContents()).includes("−1 min"));
     await page.screenshot({ path: screenshotPath("console.png") });
 
     await page.reload();

@@ -292,12 +292,20 @@ function consolePage(limits: Limits): Page {
           </div>
         </section>
         <section class="card console-chart-card" aria-labelledby="console-chart-title">
-          <h2 id="console-chart-title">Last 5 minutes</h2>
+          <div class="section-head">
+            <h2 id="console-chart-title">Activity</h2>
+            <label class="visually-hidden" for="console-window">Chart window</label>
+            <select id="console-window" class="console-window">
+              <option value="1">last minute</option>
+              <option value="5" selected>last 5 minutes</option>
+              <option value="15">last 15 minutes</option>
+            </select>
+          </div>
           <svg
             id="console-chart"
             viewBox="0 0 360 150"
             role="img"
-            aria-label="Messages per second and members over the last five minutes"
+            aria-label="Messages per second and members over the chosen window"
           ></svg>
           <p class="hint">
             <span class="key key-rate"></span> messages/s
