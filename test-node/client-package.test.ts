@@ -4,7 +4,9 @@
 // and bundler resolution) and run with Node 22 against `npm run dev` in a
 // copy of the project: join, send, presence, resume with since. The React
 // example in packages/client/README.md is type-checked there too, with
-// @types/react installed in the scratch project only.
+// @types/react installed in the scratch project only: React's real types
+// (hook generics, event types) rather than a hand-written stand-in that
+// could accept code React would not, and React a dependency of nothing here.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
