@@ -18,6 +18,9 @@ export interface Answer<T = unknown> {
   text: string;
 }
 
+/** Messages per page of the history API when no `limit` is given. */
+export const MESSAGE_PAGE = 100;
+
 /** A moderator's view of one room over the API. */
 export class ConsoleApi {
   readonly #token: string;
@@ -47,9 +50,12 @@ export class ConsoleApi {
     return { status: res.status, body: parsed, text };
   }
 
-  /** Messages after `since` (or the newest ones), oldest first. */
+  /**
+   * Up to MESSAGE_PAGE messages after `since` (or the newest ones), oldest
+   * first. The API's default page, which every HISTORY_LIMIT allows.
+   */
   messages(since: number | null): Promise<Answer<{ messages: ChatMessage[]; lastId: number }>> {
-    const query = since === null ? "?limit=100" : `?since=${since}&limit=1000`;
+    const query = since === null ? "" : `?since=${since}`;
     return this.#call("GET", `/messages${query}`);
   }
 

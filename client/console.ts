@@ -11,7 +11,7 @@
  */
 import type { ChatMessage } from "@edge-chat/client";
 import { parseRoomName } from "../src/room-name.ts";
-import { ConsoleApi, type Answer, type ListedMember } from "./console-api.ts";
+import { ConsoleApi, MESSAGE_PAGE, type Answer, type ListedMember } from "./console-api.ts";
 import { ActivitySeries, draw } from "./console-chart.ts";
 
 const TOKEN_KEY = "console.token";
@@ -19,6 +19,8 @@ const MESSAGES_EVERY_MS = 1000;
 const MEMBERS_EVERY_MS = 2000;
 /** Messages kept on screen; older ones scroll away. */
 const MAX_SHOWN = 500;
+/** Message pages walked per poll (100 each); the rest comes with the next poll. */
+const MAX_MESSAGE_PAGES = 10;
 /** Member pages walked per refresh (1,000 each). */
 const MAX_MEMBER_PAGES = 10;
 
@@ -29,6 +31,8 @@ interface Watch {
   api: ConsoleApi;
   series: ActivitySeries;
   since: number | null;
+  /** A message poll is under way: the next tick skips rather than overlapping it. */
+  polling: boolean;
   stopped: boolean;
   timers: ReturnType<typeof setInterval>[];
 }
@@ -130,7 +134,14 @@ async function open(token: string, room: string): Promise<boolean> {
   $("console-log").replaceChildren();
   $("console-members").replaceChildren();
   document.title = `${room} · Moderator console`;
-  const w: Watch = { api, series: new ActivitySeries(), since: null, stopped: false, timers: [] };
+  const w: Watch = {
+    api,
+    series: new ActivitySeries(),
+    since: null,
+    polling: false,
+    stopped: false,
+    timers: [],
+  };
   watch = w;
   renderMembers(w, first.body!.members, first.body!.count, first.body!.next !== null);
   w.series.members(Date.now(), first.body!.count);
@@ -155,21 +166,31 @@ function pollFailed(w: Watch, answer: Answer | Error): void {
 }
 
 async function pollMessages(w: Watch): Promise<void> {
-  let answer;
+  if (w.polling) return; // the last poll is still walking pages
+  w.polling = true;
   try {
-    answer = await w.api.messages(w.since);
-  } catch (err) {
-    return pollFailed(w, err as Error);
+    // A busy second may hold more than a page: walk on while pages are full.
+    for (let page = 0; page < MAX_MESSAGE_PAGES; page++) {
+      let answer;
+      try {
+        answer = await w.api.messages(w.since);
+      } catch (err) {
+        return pollFailed(w, err as Error);
+      }
+      if (w.stopped) return;
+      if (answer.status !== 200 || answer.body === null) return pollFailed(w, answer);
+      const fresh = answer.body.messages.filter((m) => w.since === null || m.id > w.since);
+      for (const m of fresh) {
+        w.series.message(m.ts);
+        addMessage(m);
+      }
+      // A room whose storage was reset starts its ids again: follow it.
+      w.since = fresh.at(-1)?.id ?? Math.min(w.since ?? answer.body.lastId, answer.body.lastId);
+      if (answer.body.messages.length < MESSAGE_PAGE) break;
+    }
+  } finally {
+    w.polling = false;
   }
-  if (w.stopped) return;
-  if (answer.status !== 200 || answer.body === null) return pollFailed(w, answer);
-  const fresh = answer.body.messages.filter((m) => w.since === null || m.id > w.since);
-  for (const m of fresh) {
-    w.series.message(m.ts);
-    addMessage(m);
-  }
-  // A room whose storage was reset starts its ids again: follow it.
-  w.since = fresh.at(-1)?.id ?? Math.min(w.since ?? answer.body.lastId, answer.body.lastId);
   const now = Date.now();
   w.series.trim(now);
   $("console-rate").textContent = w.series.rate(now).toFixed(1);
