@@ -4,7 +4,7 @@
  * line. It draws what it is given (messages, the member list, a status) and
  * holds no connection state; text always goes in as text, never as HTML.
  */
-import type { ChatMessage } from "../src/protocol.ts";
+import type { ChatMessage } from "@edge-chat/client";
 import { fullTime, hue, initial, shortTime } from "./format.ts";
 import { authorKey, memberKey, type RoomMembers } from "./room-members.ts";
 import { loadName, pageLimit } from "./storage.ts";

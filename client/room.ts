@@ -5,9 +5,8 @@
  * classic script in <head>, so the socket starts connecting at once and a
  * message typed and sent before the page is fully parsed is sent too.
  */
-import type { ServerFrame } from "../src/protocol.ts";
 import { parseRoomSegment } from "../src/room-name.ts";
-import { RoomClient } from "./room-client.ts";
+import { RoomClient, type ServerFrame } from "@edge-chat/client";
 import { RoomInput } from "./room-input.ts";
 import { RoomMembers } from "./room-members.ts";
 import { RoomView, type PageState } from "./room-view.ts";

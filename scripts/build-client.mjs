@@ -12,10 +12,13 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ["client/lobby.ts", "client/room.ts"],
+  entryPoints: ["client/lobby.ts", "client/room.ts", "client/console.ts"],
   outdir: "public/client",
   entryNames: "[name]",
   bundle: true,
+  // @edge-chat/client (packages/client, an npm workspace) from its TypeScript
+  // sources: nothing to build first, and never a stale dist/.
+  conditions: ["@edge-chat/source"],
   // Classic scripts: room.js loads in <head> and must not be a module
   // (modules are deferred, and keys typed before it runs would be lost).
   format: "iife",

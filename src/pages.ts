@@ -1,6 +1,7 @@
 /**
  * @module pages
- * The HTML pages: the lobby (/ and /chat/) and a room (/chat/<room>/).
+ * The HTML pages: the lobby (/ and /chat/), a room (/chat/<room>/) and the
+ * moderator's console (/console/).
  * Rendered here rather than served as static files so that every page gets
  * the Content-Security-Policy and the other secure headers, the room's name
  * is in the title before any script runs, and a bad room name gets a real
@@ -220,6 +221,153 @@ function roomPage(room: string, limits: Limits): Page {
   );
 }
 
+/** Ban lengths the console offers, in seconds (the API takes any up to a year). */
+const BAN_CHOICES: [number, string][] = [
+  [60, "1 minute"],
+  [600, "10 minutes"],
+  [3600, "1 hour"],
+  [86400, "1 day"],
+  [604800, "7 days"],
+];
+
+/**
+ * The moderator's console. Everything it shows comes from the bearer API,
+ * called by client/console.ts with the credential typed here; the page
+ * itself holds no data and is the same for everyone.
+ */
+function consolePage(limits: Limits): Page {
+  return layout(
+    "Moderator console · Edge chat",
+    "console-page",
+    limits,
+    html`<script src="/client/console.js" defer></script>`,
+    html`<main class="console">
+      <header class="console-head">
+        ${logo}
+        <h1>Moderator console</h1>
+        <p id="console-status" class="hint" role="status"></p>
+      </header>
+      <form id="console-login" class="card" method="dialog" novalidate>
+        <div class="field">
+          <label for="console-token">Moderator credential</label>
+          <input
+            id="console-token"
+            type="password"
+            required
+            autocomplete="current-password"
+            spellcheck="false"
+            aria-describedby="console-token-hint console-login-error"
+          />
+          <p id="console-token-hint" class="hint">
+            The service's BROADCAST_TOKEN. Kept in this tab only, until you sign out or close it.
+          </p>
+        </div>
+        <div class="field">
+          <label for="console-room">Room</label>
+          <div class="row">
+            <input
+              id="console-room"
+              type="text"
+              required
+              autocomplete="off"
+              autocapitalize="off"
+              spellcheck="false"
+              placeholder="lobby"
+            />
+            <button id="console-open" type="submit">Open</button>
+          </div>
+        </div>
+        <p id="console-login-error" class="error" role="alert"></p>
+      </form>
+      <div id="console-room-view" class="console-grid" hidden>
+        <section class="card console-bar" aria-label="Room">
+          <h2 id="console-room-name"></h2>
+          <p class="console-stats">
+            <span><strong id="console-member-count">0</strong> members</span>
+            <span><strong id="console-rate">0</strong> msg/s</span>
+          </p>
+          <div class="row">
+            <button id="console-switch" type="button" class="secondary">Other room</button>
+            <button id="console-signout" type="button" class="secondary">Sign out</button>
+          </div>
+        </section>
+        <section class="card console-chart-card" aria-labelledby="console-chart-title">
+          <div class="section-head">
+            <h2 id="console-chart-title">Activity</h2>
+            <label class="visually-hidden" for="console-window">Chart window</label>
+            <select id="console-window" class="console-window">
+              <option value="1">last minute</option>
+              <option value="5" selected>last 5 minutes</option>
+              <option value="15">last 15 minutes</option>
+            </select>
+          </div>
+          <svg
+            id="console-chart"
+            viewBox="0 0 360 150"
+            role="img"
+            aria-label="Messages per second and members over the chosen window"
+          ></svg>
+          <p class="hint">
+            <span class="key key-rate"></span> messages/s
+            <span class="key key-members"></span> members
+          </p>
+        </section>
+        <section class="card console-members-card" aria-labelledby="console-members-title">
+          <h2 id="console-members-title">Members</h2>
+          <ul id="console-members" class="console-members"></ul>
+          <p id="console-members-more" class="hint" hidden></p>
+        </section>
+        <section class="card console-log-card" aria-labelledby="console-log-title">
+          <h2 id="console-log-title">Messages</h2>
+          <ol
+            id="console-log"
+            class="console-log"
+            aria-live="polite"
+            aria-relevant="additions"
+          ></ol>
+          <form id="console-post" class="console-post" method="dialog">
+            <label for="console-post-user">As</label>
+            <input id="console-post-user" type="text" value="moderator" autocomplete="off" />
+            <label for="console-post-message">Message</label>
+            <input
+              id="console-post-message"
+              type="text"
+              autocomplete="off"
+              maxlength="${limits.maxMessageChars}"
+            />
+            <button id="console-post-submit" type="submit">Post as the room</button>
+          </form>
+        </section>
+        <section class="card console-answer-card" aria-labelledby="console-answer-title">
+          <h2 id="console-answer-title">Last action</h2>
+          <pre id="console-answer" class="console-answer" role="status">Nothing yet.</pre>
+        </section>
+      </div>
+      <dialog
+        id="console-confirm"
+        class="card console-confirm"
+        aria-labelledby="console-confirm-text"
+      >
+        <form method="dialog">
+          <p id="console-confirm-text"></p>
+          <div class="field" id="console-ban-field">
+            <label for="console-ban-seconds">Ban for</label>
+            <select id="console-ban-seconds">
+              ${BAN_CHOICES.map(([s, label]) => html`<option value="${s}">${label}</option>`)}
+            </select>
+          </div>
+          <div class="row">
+            <button id="console-confirm-yes" type="submit" value="yes">Remove</button>
+            <button id="console-confirm-no" type="submit" value="no" class="secondary">
+              Cancel
+            </button>
+          </div>
+        </form>
+      </dialog>
+    </main>`,
+  );
+}
+
 function problemPage(title: string, detail: string, hint: string): Page {
   return layout(
     `${title} · Edge chat`,
@@ -286,3 +434,6 @@ pages.get("/chat/*", pageHeaders, (c) =>
     404,
   ),
 );
+
+pages.get("/console/", pageHeaders, (c) => c.html(consolePage(roomConfig(c.env))));
+pages.get("/console", (c) => c.redirect("/console/", 308));

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { WebSocket } from "ws";
-import { RoomClient } from "../client/room-client.ts";
+import { RoomClient } from "../packages/client/src/index.ts";
 import { startProjectCopy, type ProjectCopy } from "../scripts/dev-server.ts";
 import { openSocket } from "./open-socket.ts";
 import type { Member, WelcomeFrame } from "../src/protocol.ts";

@@ -1,11 +1,11 @@
-// The typed room client (client/room-client.ts) from a Node script against a
+// The typed room client (packages/client) from a Node script against a
 // real `wrangler dev`, as another frontend or a bot would use it: join, chat,
 // presence, resume with since across a server restart, a message sent while
 // down delivered once, and a refusal that stops the retries.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ChatMessage, ServerFrame } from "../src/protocol.ts";
-import { RoomClient, type ConnectionState } from "../client/room-client.ts";
+import { RoomClient, type ConnectionState } from "../packages/client/src/index.ts";
 import { startDevServer, type DevServer } from "../scripts/dev-server.ts";
 
 function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {

@@ -24,6 +24,26 @@ describe("pages", () => {
     },
   );
 
+  it("serves the moderator console with the same headers as the room page, and no data in it", async () => {
+    const room = await page(`/chat/lobby/`);
+    const consolePage = await page("/console/");
+    expect(consolePage.status).toBe(200);
+    for (const name of [
+      "Content-Security-Policy",
+      "X-Frame-Options",
+      "X-Content-Type-Options",
+      "Referrer-Policy",
+    ])
+      expect(consolePage.headers.get(name), name).toBe(room.headers.get(name));
+    expect(consolePage.html).toContain('<script src="/client/console.js" defer></script>');
+    expect(consolePage.html).toContain('id="console-token"');
+    expect(consolePage.html).toMatch(/type="password"/);
+    expect(consolePage.html).not.toMatch(/<script>(?!<\/script>)/);
+    expect((await request("/console", { redirect: "manual" })).headers.get("Location")).toMatch(
+      /\/console\/$/,
+    );
+  });
+
   it("serves a room page whose title and heading carry the Unicode room name as text", async () => {
     const { status, headers, html } = await page(`/chat/${encodeURIComponent("技术交流")}/`);
     expect(status).toBe(200);

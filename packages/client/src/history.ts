@@ -7,7 +7,7 @@
  * after `since`; live messages follow with the next ids. So the messages a
  * page holds are contiguous and "the largest id held" is the whole cursor.
  */
-import type { ChatMessage } from "../src/protocol.ts";
+import type { ChatMessage } from "./protocol.ts";
 
 export class MessageHistory {
   readonly #ids = new Set<number>();

@@ -34,7 +34,7 @@ import {
   type MembersFrame,
   type ServerFrame,
   type WelcomeFrame,
-} from "../src/protocol.ts";
+} from "./protocol.ts";
 import { MessageHistory } from "./history.ts";
 
 /** Keep-alive: proxies drop idle sockets, and a dead link only shows when we send. */
