@@ -485,7 +485,7 @@ class BatchBuilder {
   #channel: string;
   #events: string[] = [];
   #effects: BatchEffects;
-  #queued = 0;
+  #size = 0;
   #messages = 0;
 
   constructor(channel: string, resync?: number) {
@@ -498,12 +498,13 @@ class BatchBuilder {
   full(messages: boolean): boolean {
     if (this.#events.length === 0) return false;
     if (messages !== this.#messages > 0) return true;
-    return this.#queued >= (messages ? MAX_MESSAGE_BATCH_EVENTS : MAX_BATCH_EVENTS);
+    return this.#size >= (messages ? MAX_MESSAGE_BATCH_EVENTS : MAX_BATCH_EVENTS);
   }
 
   member(event: WebhookEvent, effect?: { added?: string; removed?: string }): void {
     this.#events.push(JSON.stringify(event));
-    if (event.name === "member_added" || event.name === "member_removed") this.#queued++;
+    // A channel_vacated may follow the member_removed that filled the batch.
+    if (event.name !== "channel_vacated") this.#size++;
     if (effect?.added !== undefined) this.#effects.added.push(effect.added);
     if (effect?.removed !== undefined) this.#effects.removed.push(effect.removed);
   }
@@ -518,7 +519,7 @@ class BatchBuilder {
     };
     if (e.member !== null) event.user_id = e.member;
     this.#events.push(JSON.stringify(event));
-    this.#queued++;
+    this.#size++;
     this.#messages++;
   }
 
