@@ -240,10 +240,22 @@ describe("webhooks under `npm run dev` with WEBHOOK_* in .dev.vars", () => {
         Array.from({ length: sent.length }, (_, i) => i + 1),
         "every id once, ascending",
       );
+      // In the room's order, as the history API lists it (a socket's message
+      // and an injected one sent together may land either way round).
+      const history = await fetch(`${server.url}/api/rooms/${room}/messages?since=0`, {
+        headers: { Authorization: `Bearer ${server.token}` },
+      });
+      const { messages: stored } = (await history.json()) as {
+        messages: { id: number; message: string }[];
+      };
       assert.deepEqual(
-        messages.map((e) => JSON.parse(e.data as string).message),
-        sent,
+        messages.map((e) => {
+          const frame = JSON.parse(e.data as string) as { id: number; message: string };
+          return [frame.id, frame.message];
+        }),
+        stored.map((m) => [m.id, m.message]),
       );
+      assert.deepEqual(stored.map((m) => m.message).sort(), [...sent].sort());
       assert.ok(messages.every((e) => e.event === "message"));
       assert.ok(
         mine()
