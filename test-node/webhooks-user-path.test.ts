@@ -112,10 +112,13 @@ describe("webhooks under `npm run dev` with WEBHOOK_* in .dev.vars", () => {
   const receiver = new Receiver();
   let server: ProjectCopy;
   let hookUrl: string;
+  /** What `npm run dev` printed: the rooms' JSON log lines among it. */
+  const serverLog: string[] = [];
   before(async () => {
     hookUrl = await receiver.listen();
     server = await startProjectCopy({
       devVars: { WEBHOOK_URL: hookUrl, WEBHOOK_KEY, WEBHOOK_SECRET, WEBHOOK_MESSAGES: "true" },
+      log: (line) => serverLog.push(line),
     });
   });
   after(async () => {
@@ -160,6 +163,7 @@ describe("webhooks under `npm run dev` with WEBHOOK_* in .dev.vars", () => {
       dir: server.dir,
       port: server.port,
       devVars: { WEBHOOK_URL: hookUrl, WEBHOOK_KEY, WEBHOOK_SECRET, WEBHOOK_MESSAGES: "true" },
+      log: (line) => serverLog.push(line),
     });
     await until("the batch from before the crash", () => receiver.events(room).length >= 2, 30_000);
     // The socket died with the old server and never came back: after the
@@ -288,6 +292,20 @@ describe("webhooks under `npm run dev` with WEBHOOK_* in .dev.vars", () => {
         { name: "channel_occupied", channel: room },
         { name: "member_added", channel: room, user_id: member },
       ]);
+      // Dropped and logged, not retried: what followed is a resync, made anew.
+      assert.ok(
+        serverLog.some(
+          (l) =>
+            l.includes(`"room":"${room}"`) &&
+            l.includes('"webhook":"dropped"') &&
+            l.includes('"failure":"HTTP 410"'),
+        ),
+        "the drop is logged",
+      );
+      assert.ok(
+        serverLog.some((l) => l.includes(`"room":"${room}"`) && l.includes('"resync":1')),
+        "the resync is logged",
+      );
     } finally {
       ws.close();
     }

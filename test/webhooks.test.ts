@@ -57,6 +57,22 @@ beforeAll(() => {
 });
 afterAll(() => vi.restoreAllMocks());
 
+/** The rooms' error log lines (src/log.ts), parsed; the room objects share the tests' console. */
+const errors: Event[] = [];
+beforeAll(() => {
+  const realError = console.error;
+  vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => {
+    const [line] = args;
+    if (typeof line === "string" && line.startsWith('{"event":"error"'))
+      errors.push(JSON.parse(line) as Event);
+    else realError(...args);
+  });
+});
+
+function errorLines(room: string): Event[] {
+  return errors.filter((e) => e.room === room);
+}
+
 /** The events the receiver accepted for `room` (2xx answers only), in order. */
 function accepted(room: string): Event[] {
   return (deliveries.get(room) ?? [])
@@ -337,6 +353,10 @@ describe("a receiver that converges", () => {
           { name: "channel_occupied", channel: room },
           { name: "member_added", channel: room, user_id: memberId(guest) },
         ]);
+        // Dropped and logged as such, not retried.
+        expect(errorLines(room)).toContainEqual(
+          expect.objectContaining({ webhook: "dropped", failure: `HTTP ${status}`, attempts: 1 }),
+        );
       } finally {
         guest.close();
       }
@@ -368,6 +388,8 @@ describe("a receiver that converges", () => {
       const refused = deliveries.get(room)!.length;
       expect(refused).toBeGreaterThanOrEqual(2);
       expect(refused).toBeLessThanOrEqual(4);
+      // Each refusal dropped and logged; what follows it is a resync, not a retry.
+      expect(errorLines(room).filter((e) => e.webhook === "dropped").length).toBe(refused);
       status = 200;
       await until("accepted", () => accepted(room).length >= 2, 15_000);
       expect(accepted(room)).toEqual([
