@@ -354,6 +354,11 @@ export class RoomWebhooks {
     // The receiver may have acted on it before failing: count its members as
     // told, so the resync names them gone if they are.
     if (batch.effects) this.#outbox.tell(batch.effects.added, []);
+    // The resync restates everything the membership batches behind this one
+    // say (never tried: the head goes first), so they go too: a receiver
+    // that refuses gets one request per resync, not one per batch.
+    for (const later of this.#outbox.batches())
+      if (later.messages === 0) this.#outbox.deleteBatch(later.id);
     const level = (batch.effects?.resync ?? 0) + 1;
     this.#queueResync(now + Math.min(FIRST_RETRY_MS * 2 ** (level - 1), MAX_RETRY_MS), level);
   }
