@@ -311,3 +311,36 @@ describe("webhooks under `npm run dev` with WEBHOOK_* in .dev.vars", () => {
     }
   });
 });
+
+describe("webhooks under `npm run dev` without WEBHOOK_KEY", () => {
+  const receiver = new Receiver();
+  let server: ProjectCopy;
+  const serverLog: string[] = [];
+  before(async () => {
+    const hookUrl = await receiver.listen();
+    server = await startProjectCopy({
+      devVars: { WEBHOOK_URL: hookUrl, WEBHOOK_SECRET },
+      log: (line) => serverLog.push(line),
+    });
+  });
+  after(async () => {
+    await server?.remove();
+    receiver.server.closeAllConnections();
+    receiver.server.close();
+  });
+
+  it("sends nothing and says why: Pusher's libraries would refuse an empty X-Pusher-Key", async () => {
+    const room = `hooks-${crypto.randomUUID()}`;
+    const { ws } = await open(server.url, room);
+    try {
+      ws.send(JSON.stringify({ message: "hello" }));
+      await until("the configuration error", () =>
+        serverLog.some((l) => l.includes("WEBHOOK_KEY is not")),
+      );
+      await new Promise((r) => setTimeout(r, 2_000));
+      assert.deepEqual(receiver.received, []);
+    } finally {
+      ws.close();
+    }
+  });
+});
