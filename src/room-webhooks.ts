@@ -137,7 +137,11 @@ export class RoomWebhooks {
   /** Members whose leave waits out its grace period in the queue. */
   #queuedRemovals = new Set<string>();
   #resyncQueued = false;
-  /** Message events queued or batched, not yet delivered or dropped. */
+  /**
+   * Message events queued or batched, not yet delivered or dropped. Kept in
+   * memory, so a transaction rolled back after its message was counted
+   * leaves it one high until the next wake: the cap errs on the small side.
+   */
   #messageBacklog = 0;
 
   constructor(storage: DurableObjectStorage, room: string, settings: WebhookSettings, log: Log) {
@@ -402,7 +406,8 @@ export class RoomWebhooks {
     const id = e.member ?? "";
     if (e.name === "channel_occupied") return batch.member({ name: "channel_occupied", channel });
     if (e.name === "member_added") {
-      this.#queuedAdds.delete(id);
+      // Already stated by a resync made earlier in this run.
+      if (!this.#queuedAdds.delete(id)) return;
       if (this.#formed.size === 0) batch.member({ name: "channel_occupied", channel });
       this.#formed.add(id);
       batch.member({ name: "member_added", channel, user_id: id }, { added: id });
