@@ -259,7 +259,7 @@ describe("webhooks under `npm run dev` with WEBHOOK_* in .dev.vars", () => {
         }),
         stored.map((m) => [m.id, m.message]),
       );
-      assert.deepEqual(stored.map((m) => m.message).sort(), [...sent].sort());
+      assert.deepEqual(stored.map((m) => m.message).toSorted(), sent.toSorted());
       assert.ok(messages.every((e) => e.event === "message"));
       assert.ok(
         mine()
