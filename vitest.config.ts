@@ -57,6 +57,7 @@ export default defineConfig({
             WEBHOOK_URL: TEST_WEBHOOK_URL,
             WEBHOOK_KEY: TEST_WEBHOOK_KEY,
             WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+            WEBHOOK_MESSAGES: "true",
           }),
         ],
         test: { name: "webhooks", include: [WEBHOOK_TESTS] },

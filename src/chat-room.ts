@@ -383,6 +383,7 @@ export class ChatRoom extends DurableObject<Env> {
     // key, so a retry cannot store the first messages twice.
     const stored = this.#transaction(() => {
       const appended = messages.map((m) => this.#store.append(m.user, m.message, now, false));
+      for (const m of appended) this.#webhooks?.messageStored(m);
       const ids = appended.map((m) => m.id);
       if (idempotency)
         this.#idempotency.put(
@@ -504,7 +505,13 @@ export class ChatRoom extends DurableObject<Env> {
 
   #publish(author: Member, text: string, clientId: string | undefined, sender: WebSocket): void {
     const { name, verified, id } = author;
-    this.#deliver(this.#store.append(name, text, Date.now(), verified, clientId, id), sender);
+    // The message and its webhook event are stored together or not at all.
+    const stored = this.#transaction(() => {
+      const appended = this.#store.append(name, text, Date.now(), verified, clientId, id);
+      this.#webhooks?.messageStored(appended);
+      return appended;
+    });
+    this.#deliver(stored, sender);
   }
 
   /** Runs `fn` in one storage transaction; on failure the in-memory last id follows the rollback. */

@@ -1,19 +1,28 @@
 /**
  * @module room-webhooks
- * Occupancy and membership webhooks in Pusher's format. Members are counted
- * by member id, not by socket (two tabs are one member), and a leave waits
- * LEAVE_GRACE_MS before it is reported, so a reload or a network blip does
- * not produce a removed/added pair. Events are batched (BATCH_WINDOW_MS or
- * MAX_BATCH_EVENTS), kept in the room's SQLite outbox and delivered by the
- * room's alarm, in order, retried with exponential backoff for RETRY_FOR_MS.
+ * Occupancy, membership and (opt-in) message webhooks in Pusher's format.
+ * Members are counted by member id, not by socket (two tabs are one member),
+ * and a leave waits LEAVE_GRACE_MS before it is reported, so a reload or a
+ * network blip does not produce a removed/added pair. Events are batched,
+ * kept in the room's SQLite outbox and delivered by the room's alarm, in
+ * order, retried with exponential backoff for RETRY_FOR_MS. The receiver
+ * converges: a member counts as told only once a batch saying so is
+ * delivered, and a batch that is dropped (expired, or refused with a
+ * permanent 4xx) is followed by a resync that states the room as it is now.
  */
 import { scheduleAlarm } from "./alarm-schedule";
+import { roomConfig, type ConfigVars } from "./config";
 import type { Log } from "./log";
-import { WebhookOutbox, type QueuedEvent } from "./webhook-outbox";
+import type { ChatMessage } from "./protocol";
+import { serialize } from "./recent-frames";
+import { WebhookOutbox, type Batch, type BatchEffects, type QueuedEvent } from "./webhook-outbox";
 import { signWebhook } from "./webhook-signature";
 
 export const BATCH_WINDOW_MS = 250;
+/** Membership events per delivery (a channel_occupied or channel_vacated may come on top). */
 export const MAX_BATCH_EVENTS = 20;
+/** Message events per delivery: a busy room's backlog drains in few requests. */
+export const MAX_MESSAGE_BATCH_EVENTS = 100;
 export const LEAVE_GRACE_MS = 5_000;
 /** One attempt's limit: a slow receiver must not hold the room's alarm. */
 export const DELIVERY_TIMEOUT_MS = 5_000;
@@ -26,19 +35,33 @@ const DELIVERIES_PER_RUN = 10;
 
 export type WebhookEvent =
   | { name: "channel_occupied" | "channel_vacated"; channel: string }
-  | { name: "member_added" | "member_removed"; channel: string; user_id: string };
+  | { name: "member_added" | "member_removed"; channel: string; user_id: string }
+  | {
+      name: "client_event";
+      channel: string;
+      event: "message";
+      id: number;
+      data: string;
+      user_id?: string;
+    };
 
 export interface WebhookSettings {
   url: string;
   key: string;
   secret: string;
+  /** WEBHOOK_MESSAGES: one client_event per stored message. */
+  messages: boolean;
+  /** Message events that may wait for the receiver; past this the oldest are dropped. */
+  messageBacklog: number;
 }
 
-type WebhookVars = Partial<Record<"WEBHOOK_URL" | "WEBHOOK_KEY" | "WEBHOOK_SECRET", string>>;
+type WebhookVars = ConfigVars &
+  Partial<Record<"WEBHOOK_URL" | "WEBHOOK_KEY" | "WEBHOOK_SECRET" | "WEBHOOK_MESSAGES", string>>;
 
 /**
- * Webhooks are on when WEBHOOK_URL is set. A URL that is not http(s) or a
- * missing WEBHOOK_SECRET is a configuration error: reported, and nothing sent.
+ * Webhooks are on when WEBHOOK_URL is set. A URL that is not http(s), a
+ * missing WEBHOOK_SECRET or WEBHOOK_KEY, or a WEBHOOK_MESSAGES other than
+ * "true"/"false" is a configuration error: reported, and nothing sent.
  */
 export function webhookSettings(
   env: WebhookVars,
@@ -58,8 +81,42 @@ export function webhookSettings(
       ok: false,
       error: "WEBHOOK_URL is set but WEBHOOK_SECRET is not: webhooks are off (they must be signed)",
     };
-  return { ok: true, value: { url, key: env.WEBHOOK_KEY ?? "", secret: env.WEBHOOK_SECRET } };
+  const key = (env.WEBHOOK_KEY ?? "").trim();
+  if (key === "")
+    return {
+      ok: false,
+      error:
+        "WEBHOOK_URL is set but WEBHOOK_KEY is not: webhooks are off (receivers such as Pusher's libraries check X-Pusher-Key against their app key)",
+    };
+  const messages = (env.WEBHOOK_MESSAGES ?? "").trim();
+  if (messages !== "" && messages !== "true" && messages !== "false")
+    return {
+      ok: false,
+      error: `WEBHOOK_MESSAGES must be "true" or "false", not ${JSON.stringify(messages)}: webhooks are off`,
+    };
+  return {
+    ok: true,
+    value: {
+      url,
+      key,
+      secret: env.WEBHOOK_SECRET,
+      messages: messages === "true",
+      // Half the kept history, as for members that lag: a receiver that
+      // sees a gap can still fill it from GET …/messages?since=.
+      messageBacklog: Math.max(1, Math.floor(roomConfig(env).historyLimit / 2)),
+    },
+  };
 }
+
+/**
+ * Answers that say "this will not work however often you try": dropped at
+ * once, not retried. 408, 425 and 429 ask the sender to come back later.
+ */
+export function isPermanentRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429;
+}
+
+type Attempt = { ok: true } | { ok: false; failure: string; permanent: boolean };
 
 export class RoomWebhooks {
   #outbox: WebhookOutbox;
@@ -69,6 +126,23 @@ export class RoomWebhooks {
   #log: Log;
   /** Open sockets per member id; memory only, rebuilt by reconcile() after a wake. */
   #sockets = new Map<string, number>();
+  /**
+   * Who the receiver will believe present once every batch made so far is
+   * delivered. With the two queued sets below it is all the join and leave
+   * paths read: no query per join.
+   */
+  #formed = new Set<string>();
+  /** Members with a member_added waiting in the queue. */
+  #queuedAdds = new Set<string>();
+  /** Members whose leave waits out its grace period in the queue. */
+  #queuedRemovals = new Set<string>();
+  #resyncQueued = false;
+  /**
+   * Message events queued or batched, not yet delivered or dropped. Kept in
+   * memory, so a transaction rolled back after its message was counted
+   * leaves it one high until the next wake: the cap errs on the small side.
+   */
+  #messageBacklog = 0;
 
   constructor(storage: DurableObjectStorage, room: string, settings: WebhookSettings, log: Log) {
     this.#storage = storage;
@@ -76,6 +150,28 @@ export class RoomWebhooks {
     this.#settings = settings;
     this.#room = room;
     this.#log = log;
+    this.#load();
+  }
+
+  /** Rebuilds the memory from the outbox: once per wake, one read of each table. */
+  #load(): void {
+    for (const id of this.#outbox.told()) this.#formed.add(id);
+    for (const batch of this.#outbox.batches()) {
+      this.#messageBacklog += batch.messages;
+      for (const id of batch.effects?.added ?? []) this.#formed.add(id);
+      for (const id of batch.effects?.removed ?? []) this.#formed.delete(id);
+    }
+    for (const e of this.#outbox.queued()) {
+      if (e.name === "member_added" && e.member !== null) this.#queuedAdds.add(e.member);
+      else if (e.name === "member_removed" && e.member !== null) this.#queuedRemovals.add(e.member);
+      else if (e.name === "client_event") this.#messageBacklog++;
+      else if (e.name === "resync") this.#resyncQueued = true;
+    }
+  }
+
+  /** Whether the receiver is, or will be once the queue is sent, told `id` is here. */
+  #announced(id: string): boolean {
+    return this.#queuedAdds.has(id) || (this.#formed.has(id) && !this.#queuedRemovals.has(id));
   }
 
   /**
@@ -86,12 +182,13 @@ export class RoomWebhooks {
   reconcile(liveMemberIds: Iterable<string>, now: number): void {
     this.#sockets.clear();
     for (const id of liveMemberIds) this.#sockets.set(id, (this.#sockets.get(id) ?? 0) + 1);
-    // One read of each table, not a query per member: a big room wakes often.
-    const reported = new Set(this.#outbox.reported());
-    for (const id of reported) if (!this.#sockets.has(id)) this.#scheduleRemoval(id, now);
-    for (const id of this.#outbox.pendingRemovals())
-      if (this.#sockets.has(id)) this.#outbox.cancelPendingRemoval(id);
-    for (const id of this.#sockets.keys()) if (!reported.has(id)) this.#add(id, now);
+    for (const id of [...this.#formed, ...this.#queuedAdds])
+      if (!this.#sockets.has(id)) this.#scheduleRemoval(id, now);
+    for (const id of this.#queuedRemovals) if (this.#sockets.has(id)) this.#cancelRemoval(id);
+    for (const id of this.#sockets.keys()) if (!this.#announced(id)) this.#add(id, now);
+    // Tables from before delivery-based reporting marked members told when
+    // queued: what the receiver really has is unknown, so say it all again.
+    if (this.#outbox.takeUpgraded()) this.#queueResync(now, 1);
     // Work left by a previous life of the object needs an alarm to get done.
     const next = this.#nextDue();
     if (next !== null) this.#schedule(next);
@@ -103,8 +200,8 @@ export class RoomWebhooks {
     this.#sockets.set(id, sockets);
     if (sockets > 1) return;
     // Back within the grace period: the receiver never heard they left.
-    if (this.#outbox.isReported(id)) this.#outbox.cancelPendingRemoval(id);
-    else this.#add(id, now);
+    if (this.#queuedRemovals.has(id)) this.#cancelRemoval(id);
+    else if (!this.#announced(id)) this.#add(id, now);
   }
 
   /** A socket of member `id` left. */
@@ -115,17 +212,81 @@ export class RoomWebhooks {
     this.#scheduleRemoval(id, now);
   }
 
+  /**
+   * A message was stored: queues its client_event. Called in the same
+   * storage transaction as the message, so a stored message always has its
+   * event and a rolled-back one never does.
+   */
+  messageStored(message: ChatMessage & { duplicate?: true }): void {
+    if (!this.#settings.messages || message.duplicate) return;
+    const { duplicate: _, ...stored } = message;
+    const now = Date.now();
+    this.#outbox.enqueue(
+      "client_event",
+      stored.memberId ?? null,
+      now,
+      serialize(stored),
+      stored.id,
+    );
+    this.#messageBacklog++;
+    if (this.#messageBacklog > this.#settings.messageBacklog) this.#dropOldestMessages();
+    // After the transaction: the alarm is not part of it.
+    queueMicrotask(() => this.#schedule(now + BATCH_WINDOW_MS));
+  }
+
+  /** The receiver fell too far behind: its oldest message events go, and the id jump shows it. */
+  #dropOldestMessages(): void {
+    let dropped = 0;
+    while (this.#messageBacklog > this.#settings.messageBacklog) {
+      const oldest = this.#outbox.oldestMessageBatch();
+      if (oldest) {
+        this.#outbox.deleteBatch(oldest.id);
+        this.#messageBacklog -= oldest.messages;
+        dropped += oldest.messages;
+        continue;
+      }
+      const excess = this.#messageBacklog - this.#settings.messageBacklog;
+      this.#outbox.dropQueuedMessages(excess);
+      this.#messageBacklog -= excess;
+      dropped += excess;
+    }
+    this.#log("error", {
+      room: this.#room,
+      webhook: "messages_dropped",
+      messages: dropped,
+      backlog: this.#settings.messageBacklog,
+    });
+  }
+
   #add(id: string, now: number): void {
-    if (this.#outbox.reportedCount() === 0) this.#outbox.enqueue("channel_occupied", null, now);
-    this.#outbox.report(id);
     this.#outbox.enqueue("member_added", id, now);
+    this.#queuedAdds.add(id);
     this.#schedule(now + BATCH_WINDOW_MS);
   }
 
   #scheduleRemoval(id: string, now: number): void {
-    if (!this.#outbox.isReported(id) || this.#outbox.hasPendingRemoval(id)) return;
+    // Joined and gone before the add went out: the pair cancels, nothing is sent.
+    if (this.#queuedAdds.has(id)) {
+      this.#outbox.cancel("member_added", id);
+      this.#queuedAdds.delete(id);
+      return;
+    }
+    if (!this.#formed.has(id) || this.#queuedRemovals.has(id)) return;
     this.#outbox.enqueue("member_removed", id, now + LEAVE_GRACE_MS);
+    this.#queuedRemovals.add(id);
     this.#schedule(now + LEAVE_GRACE_MS);
+  }
+
+  #cancelRemoval(id: string): void {
+    this.#outbox.cancel("member_removed", id);
+    this.#queuedRemovals.delete(id);
+  }
+
+  #queueResync(at: number, level: number): void {
+    if (this.#resyncQueued) return;
+    this.#outbox.enqueue("resync", null, at, String(level));
+    this.#resyncQueued = true;
+    this.#schedule(at);
   }
 
   #schedule(at: number): void {
@@ -140,30 +301,70 @@ export class RoomWebhooks {
    */
   async runDue(now: number): Promise<number | null> {
     this.#formBatches(now);
-    const expired = this.#outbox.dropBatchesBefore(now - RETRY_FOR_MS);
-    if (expired > 0) this.#log("error", { room: this.#room, webhook: "dropped", batches: expired });
+    for (const batch of this.#outbox.batchesBefore(now - RETRY_FOR_MS))
+      this.#drop(batch, { attempts: batch.attempts, failure: "expired" }, now);
     for (let i = 0; i < DELIVERIES_PER_RUN; i++) {
       const batch = this.#outbox.headBatch();
       if (!batch || batch.nextAt > Date.now()) break;
-      const failure = await this.#post(batch.body);
+      const result = await this.#post(batch.events);
       const after = Date.now();
-      if (failure === null) {
-        this.#outbox.deleteBatch(batch.id);
-        this.#log("webhook", { room: this.#room, attempts: batch.attempts + 1 });
+      const attempts = batch.attempts + 1;
+      if (result.ok) {
+        this.#delivered(batch);
+        this.#log("webhook", { room: this.#room, attempts });
         continue;
       }
-      const attempts = batch.attempts + 1;
       const delay = Math.min(FIRST_RETRY_MS * 2 ** (attempts - 1), MAX_RETRY_MS);
-      if (after + delay - batch.createdAt > RETRY_FOR_MS) {
-        this.#outbox.deleteBatch(batch.id);
-        this.#log("error", { room: this.#room, webhook: "dropped", attempts, failure });
+      if (result.permanent || after + delay - batch.createdAt > RETRY_FOR_MS) {
+        this.#drop(batch, { attempts, failure: result.failure }, after);
         continue;
       }
       this.#outbox.deferBatch(batch.id, attempts, after + delay);
-      this.#log("webhook_retry", { room: this.#room, attempts, failure, retryInMs: delay });
+      this.#log("webhook_retry", {
+        room: this.#room,
+        attempts,
+        failure: result.failure,
+        retryInMs: delay,
+      });
       break;
     }
     return this.#nextDue();
+  }
+
+  #delivered(batch: Batch): void {
+    // Messages trimmed while the request was out took the row (and their count) already.
+    if (!this.#outbox.deleteBatch(batch.id)) return;
+    this.#messageBacklog -= batch.messages;
+    if (batch.effects) this.#outbox.tell(batch.effects.added, batch.effects.removed);
+  }
+
+  /**
+   * Gives a batch up. Message events leave a gap in the ids, which the
+   * receiver fills from the history API; membership leaves the receiver's
+   * view unknown, so a resync follows (backing off while they keep failing).
+   */
+  #drop(batch: Batch, why: { attempts: number; failure: string }, now: number): void {
+    if (!this.#outbox.deleteBatch(batch.id)) return;
+    this.#log("error", {
+      room: this.#room,
+      webhook: "dropped",
+      ...why,
+      events: batch.messages > 0 ? "messages" : "members",
+    });
+    if (batch.messages > 0) {
+      this.#messageBacklog -= batch.messages;
+      return;
+    }
+    // The receiver may have acted on it before failing: count its members as
+    // told, so the resync names them gone if they are.
+    if (batch.effects) this.#outbox.tell(batch.effects.added, []);
+    // The resync restates everything the membership batches behind this one
+    // say (never tried: the head goes first), so they go too: a receiver
+    // that refuses gets one request per resync, not one per batch.
+    for (const later of this.#outbox.batches())
+      if (later.messages === 0) this.#outbox.deleteBatch(later.id);
+    const level = (batch.effects?.resync ?? 0) + 1;
+    this.#queueResync(now + Math.min(FIRST_RETRY_MS * 2 ** (level - 1), MAX_RETRY_MS), level);
   }
 
   /** When the outbox next has work: a batch to (re)send or an event to batch. */
@@ -174,32 +375,89 @@ export class RoomWebhooks {
     return times.length === 0 ? null : Math.min(...times);
   }
 
-  /** Turns due events into batches of at most MAX_BATCH_EVENTS events. */
+  /** Turns due events into batches: membership and messages apart, each kind in order. */
   #formBatches(now: number): void {
     for (;;) {
-      const due = this.#outbox.dueEvents(now, MAX_BATCH_EVENTS);
+      const due = this.#outbox.dueEvents(now, MAX_MESSAGE_BATCH_EVENTS);
       if (due.length === 0) return;
-      const events = due.flatMap((e) => this.#emit(e));
+      let batch = new BatchBuilder(this.#room);
+      const flush = () => {
+        batch.store(this.#outbox, now);
+        batch = new BatchBuilder(this.#room);
+      };
+      for (const e of due) {
+        if (e.name === "resync") {
+          flush();
+          this.#formResync(Number(e.data ?? 1), now);
+          continue;
+        }
+        const messages = e.name === "client_event";
+        if (batch.full(messages)) flush();
+        if (messages) batch.message(e);
+        else this.#emitMember(e, batch);
+      }
+      flush();
       this.#outbox.deleteEvents(due);
-      if (events.length > 0) this.#outbox.addBatch(JSON.stringify({ time_ms: now, events }), now);
     }
   }
 
-  #emit(queued: QueuedEvent): WebhookEvent[] {
+  #emitMember(e: QueuedEvent, batch: BatchBuilder): void {
     const channel = this.#room;
-    if (queued.name === "channel_occupied") return [{ name: "channel_occupied", channel }];
-    const user_id = queued.member ?? "";
-    if (queued.name === "member_added") return [{ name: "member_added", channel, user_id }];
-    if (!this.#outbox.isReported(user_id)) return [];
-    this.#outbox.unreport(user_id);
-    const removed: WebhookEvent = { name: "member_removed", channel, user_id };
-    return this.#outbox.reportedCount() === 0
-      ? [removed, { name: "channel_vacated", channel }]
-      : [removed];
+    const id = e.member ?? "";
+    if (e.name === "channel_occupied") return batch.member({ name: "channel_occupied", channel });
+    if (e.name === "member_added") {
+      // Already stated by a resync made earlier in this run.
+      if (!this.#queuedAdds.delete(id)) return;
+      if (this.#formed.size === 0) batch.member({ name: "channel_occupied", channel });
+      this.#formed.add(id);
+      batch.member({ name: "member_added", channel, user_id: id }, { added: id });
+      return;
+    }
+    this.#queuedRemovals.delete(id);
+    if (!this.#formed.delete(id)) return;
+    batch.member({ name: "member_removed", channel, user_id: id }, { removed: id });
+    if (this.#formed.size === 0) batch.member({ name: "channel_vacated", channel });
   }
 
-  /** One delivery attempt; null on a 2xx, else why it failed. */
-  async #post(body: string): Promise<string | null> {
+  /**
+   * The room as it is now, to a receiver whose view is unknown: occupied
+   * (or vacated), every member present added, everyone it may have been
+   * told of and who is gone removed.
+   */
+  #formResync(level: number, now: number): void {
+    this.#resyncQueued = false;
+    const channel = this.#room;
+    const present = new Set([...this.#formed, ...this.#queuedAdds]);
+    for (const id of this.#queuedAdds) this.#outbox.cancel("member_added", id);
+    this.#queuedAdds.clear();
+    this.#formed = present;
+    const gone = this.#outbox.told().filter((id) => !present.has(id));
+    const events: [WebhookEvent, { added?: string; removed?: string }?][] = [];
+    if (present.size > 0) events.push([{ name: "channel_occupied", channel }]);
+    for (const id of gone)
+      events.push([{ name: "member_removed", channel, user_id: id }, { removed: id }]);
+    for (const id of present)
+      events.push([{ name: "member_added", channel, user_id: id }, { added: id }]);
+    if (present.size === 0) events.push([{ name: "channel_vacated", channel }]);
+    for (let i = 0; i < events.length; i += MAX_MESSAGE_BATCH_EVENTS) {
+      const part = new BatchBuilder(channel, level);
+      for (const [event, effect] of events.slice(i, i + MAX_MESSAGE_BATCH_EVENTS))
+        part.member(event, effect);
+      part.store(this.#outbox, now);
+    }
+    this.#log("webhook", {
+      room: channel,
+      resync: level,
+      present: present.size,
+      gone: gone.length,
+    });
+  }
+
+  /** One delivery attempt, signed with its own time_ms. */
+  async #post(events: string): Promise<Attempt> {
+    // Pusher's libraries refuse a time_ms far from their clock (Python's by
+    // 300 s): set per attempt, so a retry or a backlog is accepted too.
+    const body = `{"time_ms":${Date.now()},"events":${events}}`;
     // A timer cleared as soon as the answer comes: AbortSignal.timeout's
     // timer would keep the object awake (and unevictable) for its full length.
     const abort = new AbortController();
@@ -218,13 +476,70 @@ export class RoomWebhooks {
         redirect: "manual",
       });
       await res.body?.cancel();
-      return res.ok ? null : `HTTP ${res.status}`;
+      return res.ok
+        ? { ok: true }
+        : { ok: false, failure: `HTTP ${res.status}`, permanent: isPermanentRefusal(res.status) };
     } catch (err) {
-      return abort.signal.aborted
+      const failure = abort.signal.aborted
         ? `no answer within ${DELIVERY_TIMEOUT_MS} ms`
         : String((err as Error).message ?? err);
+      return { ok: false, failure, permanent: false };
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** One batch being made: its events, its membership effects, its message count. */
+class BatchBuilder {
+  #channel: string;
+  #events: string[] = [];
+  #effects: BatchEffects;
+  #size = 0;
+  #messages = 0;
+
+  constructor(channel: string, resync?: number) {
+    this.#channel = channel;
+    this.#effects =
+      resync === undefined ? { added: [], removed: [] } : { added: [], removed: [], resync };
+  }
+
+  /** Whether a queued event of this kind must start a new batch. */
+  full(messages: boolean): boolean {
+    if (this.#events.length === 0) return false;
+    if (messages !== this.#messages > 0) return true;
+    return this.#size >= (messages ? MAX_MESSAGE_BATCH_EVENTS : MAX_BATCH_EVENTS);
+  }
+
+  member(event: WebhookEvent, effect?: { added?: string; removed?: string }): void {
+    this.#events.push(JSON.stringify(event));
+    // A channel_vacated may follow the member_removed that filled the batch.
+    if (event.name !== "channel_vacated") this.#size++;
+    if (effect?.added !== undefined) this.#effects.added.push(effect.added);
+    if (effect?.removed !== undefined) this.#effects.removed.push(effect.removed);
+  }
+
+  message(e: QueuedEvent): void {
+    const event: WebhookEvent = {
+      name: "client_event",
+      channel: this.#channel,
+      event: "message",
+      id: e.messageId ?? 0,
+      data: e.data ?? "",
+    };
+    if (e.member !== null) event.user_id = e.member;
+    this.#events.push(JSON.stringify(event));
+    this.#size++;
+    this.#messages++;
+  }
+
+  store(outbox: WebhookOutbox, now: number): void {
+    if (this.#events.length === 0) return;
+    outbox.addBatch(
+      `[${this.#events.join(",")}]`,
+      now,
+      this.#messages > 0 ? null : this.#effects,
+      this.#messages,
+    );
   }
 }
