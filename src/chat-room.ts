@@ -350,7 +350,7 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /** The publish hook's verdict, in the sender's order: stored as answered, or refused. */
-  #hookAnswered({ ws, member, message, clientId }: HookAsk, answer: HookAnswer): void {
+  #hookAnswered({ ws, member, clientId }: HookAsk, answer: HookAnswer): void {
     // Closed or removed by a moderator while the site was asked: not sent.
     if (!this.#sessions.has(ws)) return;
     if (!answer.ok) return this.#send(ws, answer.error);
