@@ -224,8 +224,12 @@ describe("the publish hook under `npm run dev` with PUBLISH_HOOK_* in .dev.vars"
       members: [ada, bob],
     } = await enter("ada", "bob");
     site.answer = (c) => (c.room === room ? "hang" : { status: 204 });
+    const sent = Date.now();
     ada!.ws.send(JSON.stringify({ message: "timed out" }));
     await until("the message", () => chats(bob!).length === 1);
+    // Stored only once the hook was given up on, not without asking it.
+    assert.ok(Date.now() - sent >= TIMEOUT_MS - 50, `${Date.now() - sent} ms`);
+    assert.ok(site.calls.some((c) => c.call.room === room && c.call.message === "timed out"));
     await site.stop();
     try {
       ada!.ws.send(JSON.stringify({ message: "hook down" }));
