@@ -3,6 +3,7 @@
 // the global fetch, which the room objects share with the tests, so a test
 // can hold a call open, answer it late or answer it wrong.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { PublishHook, publishHookSettings, type HookAnswer } from "../src/publish-hook";
 import { api, closeAll, connect, uniqueRoom, type Client, type Frame } from "./helpers";
 import { TEST_PUBLISH_HOOK_URL, TEST_WEBHOOK_KEY, TEST_WEBHOOK_SECRET } from "./test-env";
 
@@ -305,5 +306,56 @@ describe("while the site is asked", () => {
       held.open();
       closeAll([observer, ...senders]);
     }
+  });
+});
+
+describe("the hook's configuration", () => {
+  const limits = { maxMessageChars: 2000, maxNameChars: 32 };
+  const secret = { WEBHOOK_SECRET: "s" };
+
+  it("is off without PUBLISH_HOOK_URL, and fails closed after 1500 ms by default", () => {
+    expect(publishHookSettings({ ...secret, PUBLISH_HOOK_URL: " " }, limits)).toEqual({
+      ok: true,
+      value: null,
+    });
+    expect(
+      publishHookSettings({ ...secret, PUBLISH_HOOK_URL: "https://site.test/hook" }, limits),
+    ).toMatchObject({ ok: true, value: { timeoutMs: 1500, failure: "closed", secret: "s" } });
+  });
+
+  it.each([
+    [{ PUBLISH_HOOK_URL: "https://site.test/hook" }, "WEBHOOK_SECRET"],
+    [{ ...secret, PUBLISH_HOOK_URL: "ftp://site.test/hook" }, "http(s)"],
+    [{ ...secret, PUBLISH_HOOK_URL: "not a url" }, "not a URL"],
+    [{ ...secret, PUBLISH_HOOK_URL: "https://a.test", PUBLISH_HOOK_FAILURE: "maybe" }, "closed"],
+    [{ ...secret, PUBLISH_HOOK_URL: "https://a.test", PUBLISH_HOOK_TIMEOUT_MS: "0" }, "1 to 30000"],
+    [
+      { ...secret, PUBLISH_HOOK_URL: "https://a.test", PUBLISH_HOOK_TIMEOUT_MS: "1.5" },
+      "1 to 30000",
+    ],
+  ])("refuses %o as a configuration error naming %s", (vars, naming) => {
+    const parsed = publishHookSettings(vars, limits);
+    expect(parsed.ok).toBe(false);
+    expect(parsed.ok ? "" : parsed.error).toContain(naming);
+  });
+
+  it("refuses every message as unavailable when misconfigured, without calling anything", async () => {
+    const answers: HookAnswer[] = [];
+    const hook = PublishHook.fromEnv(
+      { PUBLISH_HOOK_URL: `${TEST_PUBLISH_HOOK_URL}/misconfigured` },
+      limits,
+      "room",
+      () => {},
+      (_ask, answer) => answers.push(answer),
+    );
+    hook!.submit({
+      ws: {} as WebSocket,
+      member: { id: "m", name: "ada", verified: false },
+      message: "hi",
+      clientId: "c1",
+    });
+    await until("the answer", () => answers.length === 1);
+    expect(answers[0]).toMatchObject({ ok: false, error: { code: "unavailable", clientId: "c1" } });
+    expect(calls("room")).toEqual([]);
   });
 });
