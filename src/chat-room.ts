@@ -339,13 +339,7 @@ export class ChatRoom extends DurableObject<Env> {
       );
       return this.#send(ws, clientId === undefined ? limited : { ...limited, clientId });
     }
-    if (this.#hook)
-      return this.#hook.submit({
-        ws,
-        member: toMember(session),
-        message: parsed.message,
-        clientId,
-      });
+    if (this.#hook) return this.#hook.submit(ws, toMember(session), parsed.message, clientId);
     this.#publish(session, parsed.message, clientId, ws);
   }
 

@@ -153,7 +153,8 @@ export class PublishHook {
   }
 
   /** Queues a member's message for the hook, or refuses it at once as busy. */
-  submit(ask: HookAsk): void {
+  submit(ws: WebSocket, member: Member, message: string, clientId: string | undefined): void {
+    const ask: HookAsk = { ws, member, message, clientId };
     const queue = this.#queues.get(ask.member.id);
     // A sender with nothing waiting needs a call slot now; one with a queue
     // inherits its own slot when the message ahead is answered.

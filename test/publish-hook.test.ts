@@ -348,12 +348,7 @@ describe("the hook's configuration", () => {
       () => {},
       (_ask, answer) => answers.push(answer),
     );
-    hook!.submit({
-      ws: {} as WebSocket,
-      member: { id: "m", name: "ada", verified: false },
-      message: "hi",
-      clientId: "c1",
-    });
+    hook!.submit({} as WebSocket, { id: "m", name: "ada", verified: false }, "hi", "c1");
     await until("the answer", () => answers.length === 1);
     expect(answers[0]).toMatchObject({ ok: false, error: { code: "unavailable", clientId: "c1" } });
     expect(calls("room")).toEqual([]);
