@@ -344,11 +344,12 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /** The publish hook's verdict, in the sender's order: stored as answered, or refused. */
-  #hookAnswered({ ws, member, clientId }: HookAsk, answer: HookAnswer): void {
+  #hookAnswered({ ws, clientId }: HookAsk, answer: HookAnswer): void {
+    const session = this.#sessions.get(ws);
     // Closed or removed by a moderator while the site was asked: not sent.
-    if (!this.#sessions.has(ws)) return;
+    if (!session) return;
     if (!answer.ok) return this.#send(ws, answer.error);
-    this.#publish({ ...member, name: answer.user }, answer.message, clientId, ws);
+    this.#publish({ ...session, name: answer.user }, answer.message, clientId, ws);
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
