@@ -191,7 +191,12 @@ export class PublishHook {
       const verdict = await this.#ask(ask);
       this.#count(verdict, Date.now() - started);
       queue.shift();
-      this.#answer(ask, this.#toAnswer(ask, verdict));
+      try {
+        this.#answer(ask, this.#toAnswer(ask, verdict));
+      } catch (err) {
+        // A failed store must not leave the sender's queue stuck for good.
+        this.#log("error", { room: this.#room, publishHook: "answer", error: (err as Error).name });
+      }
     }
     this.#queues.delete(sender);
     this.#inFlight--;

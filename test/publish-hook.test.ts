@@ -353,4 +353,26 @@ describe("the hook's configuration", () => {
     expect(answers[0]).toMatchObject({ ok: false, error: { code: "unavailable", clientId: "c1" } });
     expect(calls("room")).toEqual([]);
   });
+
+  it("keeps asking about a sender's next messages when storing one of them failed", async () => {
+    const room = uniqueRoom("hook-unit");
+    const answered: string[] = [];
+    const hook = PublishHook.fromEnv(
+      { PUBLISH_HOOK_URL: TEST_PUBLISH_HOOK_URL, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET },
+      limits,
+      room,
+      () => {},
+      (ask) => {
+        answered.push(ask.message);
+        if (ask.message === "first") throw new Error("storage failed");
+      },
+    );
+    const member = { id: "m", name: "ada", verified: false };
+    hook!.submit({} as WebSocket, member, "first", undefined);
+    hook!.submit({} as WebSocket, member, "second", undefined);
+    await until("both answers", () => answered.length === 2);
+    hook!.submit({} as WebSocket, member, "third", undefined);
+    await until("the third answer", () => answered.length === 3);
+    expect(answered).toEqual(["first", "second", "third"]);
+  });
 });
