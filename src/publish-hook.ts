@@ -112,7 +112,7 @@ export class PublishHook {
   #room: string;
   #log: Log;
   #answer: (ask: HookAsk, answer: HookAnswer) => void;
-  /** Per sender (member id): its messages not yet answered, the first being asked. */
+  /** Per sender: its messages not yet answered, the first being asked. */
   #queues = new Map<string, HookAsk[]>();
   #inFlight = 0;
   #stats = { asked: 0, allowed: 0, denied: 0, replaced: 0, failed: 0, busy: 0, slowestMs: 0 };
@@ -155,7 +155,9 @@ export class PublishHook {
   /** Queues a member's message for the hook, or refuses it at once as busy. */
   submit(ws: WebSocket, member: Member, message: string, clientId: string | undefined): void {
     const ask: HookAsk = { ws, member, message, clientId };
-    const queue = this.#queues.get(ask.member.id);
+    // A guest's id and a verified id are different senders even when equal.
+    const sender = `${member.verified}:${member.id}`;
+    const queue = this.#queues.get(sender);
     // A sender with nothing waiting needs a call slot now; one with a queue
     // inherits its own slot when the message ahead is answered.
     if (queue ? queue.length >= MAX_WAITING_PER_SENDER : this.#inFlight >= MAX_IN_FLIGHT) {
@@ -177,9 +179,9 @@ export class PublishHook {
       });
     }
     if (queue) return void queue.push(ask);
-    this.#queues.set(ask.member.id, [ask]);
+    this.#queues.set(sender, [ask]);
     this.#inFlight++;
-    void this.#run(ask.member.id);
+    void this.#run(sender);
   }
 
   /** Asks about a sender's messages one by one until its queue is empty. */
