@@ -10,9 +10,12 @@ import {
   TEST_WEBHOOK_KEY,
   TEST_WEBHOOK_SECRET,
   TEST_WEBHOOK_URL,
+  TEST_PUBLISH_HOOK_URL,
+  TEST_PUBLISH_HOOK_TIMEOUT_MS,
 } from "./test/test-env.ts";
 
 const WEBHOOK_TESTS = "test/webhooks.test.ts";
+const PUBLISH_HOOK_TESTS = "test/publish-hook.test.ts";
 
 /** The Worker as wrangler.toml describes it, with test secrets and small limits. */
 function worker(extra: Record<string, string> = {}) {
@@ -48,7 +51,11 @@ export default defineConfig({
       {
         extends: true,
         plugins: [worker()],
-        test: { name: "rooms", include: ["test/**/*.test.ts"], exclude: [WEBHOOK_TESTS] },
+        test: {
+          name: "rooms",
+          include: ["test/**/*.test.ts"],
+          exclude: [WEBHOOK_TESTS, PUBLISH_HOOK_TESTS],
+        },
       },
       {
         extends: true,
@@ -61,6 +68,18 @@ export default defineConfig({
           }),
         ],
         test: { name: "webhooks", include: [WEBHOOK_TESTS] },
+      },
+      {
+        extends: true,
+        plugins: [
+          worker({
+            PUBLISH_HOOK_URL: TEST_PUBLISH_HOOK_URL,
+            PUBLISH_HOOK_TIMEOUT_MS: String(TEST_PUBLISH_HOOK_TIMEOUT_MS),
+            WEBHOOK_KEY: TEST_WEBHOOK_KEY,
+            WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+          }),
+        ],
+        test: { name: "publish-hook", include: [PUBLISH_HOOK_TESTS] },
       },
     ],
   },

@@ -36,7 +36,7 @@ export const PROJECT_ROOT = resolve(import.meta.dirname, "..");
 
 /** The Worker's secrets and vars: a value in the caller's environment would override wrangler.toml. */
 const SERVER_VARS =
-  /^(BROADCAST_TOKEN|JOIN_SECRET|WEBHOOK_|HISTORY_|MAX_|RATE_LIMIT_|ALLOWED_ORIGINS|LOG_LEVEL|ROOM_TTL)/;
+  /^(BROADCAST_TOKEN|JOIN_SECRET|WEBHOOK_|PUBLISH_HOOK_|HISTORY_|MAX_|RATE_LIMIT_|ALLOWED_ORIGINS|LOG_LEVEL|ROOM_TTL)/;
 
 export interface DevServerOptions {
   /** BROADCAST_TOKEN for the server; null starts it with none (the API answers 503). */

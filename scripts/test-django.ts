@@ -13,11 +13,15 @@ const DJANGO_DIR = resolve(PROJECT_ROOT, "integrations/django");
 
 const broadcastToken = randomBytes(24).toString("base64url");
 const joinSecret = randomBytes(24).toString("base64url");
-// The rooms' webhooks go to the example site's view, served by the tests'
-// LiveServerTestCase on this port.
+// The rooms' webhooks and publish hook go to the example site's views,
+// served by the tests' LiveServerTestCase on this port. While no live server
+// runs, the hook is down and members' messages are refused (the default
+// failure policy, "closed"); the other tests post through the API, which
+// the hook does not see.
 const livePort = await freePort();
 const webhooks = {
   WEBHOOK_URL: `http://127.0.0.1:${livePort}/hooks/chat/`,
+  PUBLISH_HOOK_URL: `http://127.0.0.1:${livePort}/hooks/publish/`,
   WEBHOOK_KEY: "django-tests",
   WEBHOOK_SECRET: randomBytes(24).toString("base64url"),
 };

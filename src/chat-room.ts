@@ -15,6 +15,7 @@ import type { Identity } from "./join-token";
 import { logger, type Log } from "./log";
 import { MessageStore } from "./message-store";
 import { MEMBER_PAGE, Roster, type MemberInfo, type MemberPage } from "./presence";
+import { PublishHook, type HookAnswer, type HookAsk } from "./publish-hook";
 import { RecentFrames, serialize } from "./recent-frames";
 import { closeQuietly, trySend } from "./sockets";
 import { RoomWebhooks, webhookSettings } from "./room-webhooks";
@@ -149,6 +150,8 @@ export class ChatRoom extends DurableObject<Env> {
   #pageLimits: SendLimits;
   #sendLimits: SendLimits;
   #slow: SlowConsumers;
+  /** Asks the site about each member message before it is stored; null when PUBLISH_HOOK_URL is unset. */
+  #hook: PublishHook | null;
 
   /** False once retention deleted the storage: the next request creates the tables again. */
   #storageOpen = true;
@@ -186,6 +189,9 @@ export class ChatRoom extends DurableObject<Env> {
       Math.min(this.#config.historyLimit, Math.max(this.#config.historyOnJoin, RECENT_FRAMES)),
     );
     this.#activity = new ActivityLog(this.#log, this.#room, () => this.#roster.count);
+    this.#hook = PublishHook.fromEnv(env, this.#config, this.#room, this.#log, (ask, answer) =>
+      this.#hookAnswered(ask, answer),
+    );
     // Answered by the runtime without waking the object, so keep-alives
     // don't defeat hibernation.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -333,7 +339,17 @@ export class ChatRoom extends DurableObject<Env> {
       );
       return this.#send(ws, clientId === undefined ? limited : { ...limited, clientId });
     }
+    if (this.#hook) return this.#hook.submit(ws, toMember(session), parsed.message, clientId);
     this.#publish(session, parsed.message, clientId, ws);
+  }
+
+  /** The publish hook's verdict, in the sender's order: stored as answered, or refused. */
+  #hookAnswered({ ws, clientId }: HookAsk, answer: HookAnswer): void {
+    const session = this.#sessions.get(ws);
+    // Closed or removed by a moderator while the site was asked: not sent.
+    if (!session) return;
+    if (!answer.ok) return this.#send(ws, answer.error);
+    this.#publish({ ...session, name: answer.user }, answer.message, clientId, ws);
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {

@@ -5,7 +5,7 @@
 interface OptionalSecrets {
   /** HS256 key for join tokens; unset means tokens and private rooms are refused. */
   JOIN_SECRET?: string;
-  /** HMAC-SHA256 key for webhook signatures; webhooks stay off without it. */
+  /** HMAC-SHA256 key for webhook and publish hook signatures; webhooks stay off without it. */
   WEBHOOK_SECRET?: string;
 }
 interface Env extends OptionalSecrets {}

@@ -16,6 +16,8 @@ export type LogEvent =
   | "webhook_retry"
   | "slow"
   | "expired"
+  | "publish_hook"
+  | "publish_hook_failing"
   | "error";
 export type LogFields = Record<string, string | number | boolean | null>;
 export type Log = (event: LogEvent, fields: LogFields) => void;
@@ -29,6 +31,9 @@ const SEVERITY: Record<LogEvent, number> = {
   // Closing a member that does not keep up, and deleting an abandoned room.
   slow: 1,
   expired: 0,
+  // Per-interval summaries of the publish hook: routine, or with failures and busy refusals.
+  publish_hook: 0,
+  publish_hook_failing: 1,
   error: 2,
 };
 const THRESHOLD: Record<string, number> = { info: 0, warn: 1, error: 2 };

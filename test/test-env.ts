@@ -11,3 +11,7 @@ export const TEST_JOIN_SECRET = "test-join-secret-not-the-broadcast-token";
 export const TEST_WEBHOOK_URL = "https://hooks.test/chat";
 export const TEST_WEBHOOK_KEY = "test-webhook-key";
 export const TEST_WEBHOOK_SECRET = "test-webhook-secret";
+/** The publish hook is on only in the "publish-hook" vitest project (test/publish-hook.test.ts). */
+export const TEST_PUBLISH_HOOK_URL = "https://hooks.test/publish";
+/** Long enough that a call the test holds is not given up on while it is held. */
+export const TEST_PUBLISH_HOOK_TIMEOUT_MS = 5000;

@@ -32,6 +32,14 @@ export const FIGURES = /** @type {const} */ ([
   ["mb_received", "MB received by all members", "lower"],
   ["restart_s", "server restart, s", "none"],
   ["resumed_after_up_s", "all resumed after the server is up, s", "lower"],
+  ["off_p50_ms", "hook off: latency p50 ms", "lower"],
+  ["off_p99_ms", "hook off: latency p99 ms", "lower"],
+  ["off_cpu_us_per_frame", "hook off: server CPU µs per delivered frame", "lower"],
+  ["max_frames_per_s", "as fast as possible: delivered frames/s", "higher"],
+  ["off_max_frames_per_s", "hook off, as fast as possible: delivered frames/s", "higher"],
+  ["max_p99_ms", "as fast as possible: latency p99 ms", "lower"],
+  ["off_max_p99_ms", "hook off, as fast as possible: latency p99 ms", "lower"],
+  ["hook_calls", "publish hook calls", "none"],
   ["server_cpu_s", "server CPU s", "lower"],
   ["cpu_us_per_frame", "server CPU µs per delivered frame", "lower"],
   ["cpu_ms_per_conn", "server CPU ms per connection opened", "lower"],
@@ -65,6 +73,16 @@ const SHORT_BY_SCENARIO = /** @type {Record<string, string[]>} */ ({
   storm1000: STORM_SHORT,
   storm2000: STORM_SHORT,
   redeploy: ["resumed_after_up_s", "frames_per_member", "mb_received", "lost", "duplicated"],
+  hook: [
+    "p50_ms",
+    "off_p50_ms",
+    "p99_ms",
+    "off_p99_ms",
+    "max_frames_per_s",
+    "off_max_frames_per_s",
+    "lost",
+    "error_frames",
+  ],
 });
 const FANOUT = new Set(["fixed", "max100", "max1000", "rooms"]);
 

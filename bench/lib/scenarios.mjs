@@ -7,8 +7,12 @@
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { redeploy, storm } from "./big-room.mjs";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { startHookReceiver } from "./hook-receiver.mjs";
 import { Client, closeAll, connectAll, Injector, paced, Room, Run } from "./loadgen.mjs";
 import { machineCpu, treeSample } from "./proc.mjs";
+import { makeTmp, startProject } from "./servers.mjs";
 import { Histogram } from "./stats.mjs";
 
 /** @typedef {import("./loadgen.mjs").Target} Target */
@@ -41,6 +45,7 @@ export const SIZES = {
     storm1000: { members: 1000 },
     storm2000: { members: 2000 },
     redeploy: { members: 1000 },
+    hook: { clients: 100, senders: 10, rate: 200, seconds: 10, inflight: 20 },
   },
   quick: {
     drainMs: 2000,
@@ -62,6 +67,7 @@ export const SIZES = {
     storm1000: { members: 100 },
     storm2000: { members: 200 },
     redeploy: { members: 50 },
+    hook: { clients: 20, senders: 4, rate: 40, seconds: 1.5, inflight: 10 },
   },
 };
 
@@ -77,6 +83,7 @@ export const SCENARIOS = /** @type {const} */ ([
   ["storm1000", "storm: 1,000 members join one room at once (50 in flight)"],
   ["storm2000", "storm: 2,000 members join one room at once (50 in flight)"],
   ["redeploy", "redeploy: restart under a room of 1,000 members"],
+  ["hook", "publish hook on (local receiver answering allow) vs off: 10 senders, 100 receivers"],
 ]);
 
 /** @template T @param {T[]} list @returns {T[]} a copy in random order (Fisher-Yates) */
@@ -238,56 +245,13 @@ function connectFigures(c) {
 export async function runScenario(name, target, server, sizes) {
   const drainMs = sizes.drainMs;
   switch (name) {
-    case "fixed": {
-      const s = sizes.fixed;
-      return measured(server, async (m) => {
-        const run = new Run();
-        const { list, senders } = oneRoom(target, name, run, s.clients, s.senders);
-        try {
-          const c = await connectAll(list, 100);
-          m.opened(c.opened);
-          let k = 0;
-          await paced(s.rate, s.seconds, (n) => {
-            for (let i = 0; i < n; i++) senders[k++ % senders.length]?.send();
-          });
-          await run.drain(drainMs);
-          m.loaded();
-          m.opened(c.opened);
-          return { ...deliveryFigures(run), ...connectFigures(c) };
-        } finally {
-          await closeAll(list);
-        }
-      });
-    }
+    case "fixed":
+      return measured(server, (m) => fixedRate(target, name, sizes.fixed, drainMs, m));
     case "max100":
-    case "max1000": {
-      const s = sizes[name];
-      return measured(server, async (m) => {
-        const run = new Run();
-        const { list, senders } = oneRoom(target, name, run, s.clients, s.senders);
-        try {
-          const c = await connectAll(list, 100);
-          m.opened(c.opened);
-          let k = 0;
-          let stop = false;
-          const sendNext = () => {
-            if (!stop) senders[k++ % senders.length]?.send();
-          };
-          run.onComplete = sendNext;
-          const watchdog = setInterval(() => run.expire(10_000), 200);
-          for (let i = 0; i < s.inflight; i++) sendNext();
-          await sleep(s.seconds * 1000);
-          m.opened(c.opened);
-          stop = true;
-          await run.drain(drainMs);
-          m.loaded();
-          clearInterval(watchdog);
-          return { ...deliveryFigures(run), timed_out: run.abandoned, ...connectFigures(c) };
-        } finally {
-          await closeAll(list);
-        }
-      });
-    }
+    case "max1000":
+      return measured(server, (m) => asFastAsPossible(target, name, sizes[name], drainMs, m));
+    case "hook":
+      return hookOnAndOff(target, server, sizes.hook, drainMs);
     case "rooms": {
       const s = sizes.rooms;
       return measured(server, async (m) => {
@@ -400,6 +364,117 @@ export async function runScenario(name, target, server, sizes) {
     }
     default:
       throw new Error(`unknown scenario ${name}`);
+  }
+}
+
+/** @typedef {{ opened: (n: number) => void, loaded: () => void }} Marks */
+
+/**
+ * One room; its senders send `rate` messages per second in all for `seconds`.
+ * @param {Target} target @param {string} scenario
+ * @param {{ clients: number, senders: number, rate: number, seconds: number }} s
+ * @param {number} drainMs @param {Marks} m
+ */
+async function fixedRate(target, scenario, s, drainMs, m) {
+  const run = new Run();
+  const { list, senders } = oneRoom(target, scenario, run, s.clients, s.senders);
+  try {
+    const c = await connectAll(list, 100);
+    m.opened(c.opened);
+    let k = 0;
+    await paced(s.rate, s.seconds, (n) => {
+      for (let i = 0; i < n; i++) senders[k++ % senders.length]?.send();
+    });
+    await run.drain(drainMs);
+    m.loaded();
+    m.opened(c.opened);
+    return { ...deliveryFigures(run), ...connectFigures(c) };
+  } finally {
+    await closeAll(list);
+  }
+}
+
+/**
+ * One room; a new message is sent as soon as one is delivered to everyone,
+ * `inflight` at a time, for `seconds`.
+ * @param {Target} target @param {string} scenario
+ * @param {{ clients: number, senders: number, inflight: number, seconds: number }} s
+ * @param {number} drainMs @param {Marks} m
+ */
+async function asFastAsPossible(target, scenario, s, drainMs, m) {
+  const run = new Run();
+  const { list, senders } = oneRoom(target, scenario, run, s.clients, s.senders);
+  try {
+    const c = await connectAll(list, 100);
+    m.opened(c.opened);
+    let k = 0;
+    let stop = false;
+    const sendNext = () => {
+      if (!stop) senders[k++ % senders.length]?.send();
+    };
+    run.onComplete = sendNext;
+    const watchdog = setInterval(() => run.expire(10_000), 200);
+    for (let i = 0; i < s.inflight; i++) sendNext();
+    await sleep(s.seconds * 1000);
+    m.opened(c.opened);
+    stop = true;
+    await run.drain(drainMs);
+    m.loaded();
+    clearInterval(watchdog);
+    return { ...deliveryFigures(run), timed_out: run.abandoned, ...connectFigures(c) };
+  } finally {
+    await closeAll(list);
+  }
+}
+
+/**
+ * The publish hook's price: a second copy of the project with PUBLISH_HOOK_URL
+ * pointing at a local receiver that answers allow, against `server` (hook
+ * off), under the same loads: a fixed rate (latency) and as fast as possible
+ * (throughput). The hook is the project's: other targets are not applicable.
+ * @param {Target} target @param {{ pid: number, name: string }} server
+ * @param {typeof SIZES.full.hook} s @param {number} drainMs
+ * @returns {Promise<Figures>}
+ */
+async function hookOnAndOff(target, server, s, drainMs) {
+  if (target.protocol !== "project") return { not_applicable: "the publish hook is the project's" };
+  const secret = randomBytes(18).toString("base64url");
+  const receiver = await startHookReceiver(secret);
+  const tmp = makeTmp();
+  const hooked = await startProject(tmp, undefined, {
+    name: "project-hook",
+    vars: { PUBLISH_HOOK_URL: receiver.url, WEBHOOK_SECRET: secret },
+  }).catch(async (e) => {
+    await receiver.stop();
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  });
+  try {
+    const on = { ...target, name: `${target.name}-hook`, port: hooked.port, token: hooked.token };
+    const offFixed = await measured(server, (m) => fixedRate(target, "hook", s, drainMs, m));
+    const onFixed = await measured(hooked, (m) => fixedRate(on, "hook", s, drainMs, m));
+    const offMax = await measured(server, (m) => asFastAsPossible(target, "hook", s, drainMs, m));
+    const onMax = await measured(hooked, (m) => asFastAsPossible(on, "hook", s, drainMs, m));
+    if (receiver.badSignatures() > 0)
+      throw new Error(`${receiver.badSignatures()} hook calls had a bad signature`);
+    return {
+      // Hook on, at the fixed rate: the table's usual latency and loss figures.
+      ...onFixed,
+      hook_calls: receiver.calls(),
+      off_p50_ms: offFixed.p50_ms,
+      off_p99_ms: offFixed.p99_ms,
+      off_cpu_us_per_frame: offFixed.cpu_us_per_frame,
+      max_frames_per_s: onMax.frames_per_s,
+      off_max_frames_per_s: offMax.frames_per_s,
+      max_p99_ms: onMax.p99_ms,
+      off_max_p99_ms: offMax.p99_ms,
+      max_lost: onMax.lost,
+      max_error_frames: onMax.error_frames,
+    };
+  } finally {
+    await hooked.stop();
+    await receiver.stop();
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 

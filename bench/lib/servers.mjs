@@ -288,9 +288,10 @@ async function directPort(rootPid) {
  * .dev.vars / .env are not read.
  * @param {string} tmp
  * @param {string} [source] a copy of the project to run instead (prototypes)
+ * @param {string} [name] the copy's folder in `tmp`
  */
-function snapshotProject(tmp, source = ROOT) {
-  const dir = join(tmp, "project");
+function snapshotProject(tmp, source = ROOT, name = "project") {
+  const dir = join(tmp, name);
   const skip = /^(node_modules|\.git|\.wrangler|\.dev\.vars.*|\.env.*|bench|dist|test-results)$/;
   for (const entry of readdirSync(source)) {
     if (skip.test(entry)) continue;
@@ -300,14 +301,19 @@ function snapshotProject(tmp, source = ROOT) {
   return dir;
 }
 
-/** @param {string} tmp @param {string} [source] */
-export async function startProject(tmp, source) {
+/**
+ * @param {string} tmp @param {string} [source]
+ * @param {{ name?: string, vars?: Record<string, string> }} [o] another name and more vars
+ *   (e.g. the publish hook's), for a second copy beside the first
+ */
+export async function startProject(tmp, source, o = {}) {
   const token = randomBytes(18).toString("base64url");
+  const name = o.name ?? "project";
   return startWrangler({
-    name: "project",
+    name,
     protocol: "project",
-    cwd: snapshotProject(tmp, source),
-    vars: { BROADCAST_TOKEN: token, ...PROJECT_OVERRIDES },
+    cwd: snapshotProject(tmp, source, name),
+    vars: { BROADCAST_TOKEN: token, ...PROJECT_OVERRIDES, ...o.vars },
     tmp,
   });
 }

@@ -40,6 +40,10 @@ const ERROR_CODES = Object.keys({
   message_too_long: true,
   rate_limited: true,
   bad_cursor: true,
+  // Only the publish hook's verdicts, never a parse result.
+  refused: true,
+  unavailable: true,
+  busy: true,
 } satisfies Record<ErrorCode, true>);
 
 type FrameCase =

@@ -44,6 +44,29 @@ def verify_webhook(
     Raises ``InvalidWebhook`` for a missing or wrong signature, another
     key, a stale or future ``time_ms``, or a body of the wrong shape.
     """
+    payload = signed_json(
+        body, signature, secret=secret, key=key, expected_key=expected_key, max_age=max_age, now=now
+    )
+    time_ms, events = payload["time_ms"], payload.get("events")
+    if not isinstance(events, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("name"), str) for e in events
+    ):
+        raise InvalidWebhook('body needs "events": a list of objects with a "name"')
+    return {"time_ms": time_ms, "events": events}
+
+
+def signed_json(
+    body: bytes,
+    signature: Optional[str],
+    *,
+    secret: str,
+    key: Optional[str],
+    expected_key: Optional[str],
+    max_age: float,
+    now: Optional[float],
+) -> dict[str, Any]:
+    """The checks every signed call from the rooms gets: signature, key, a
+    JSON object with a fresh integer ``time_ms``. Raises ``InvalidWebhook``."""
     if not secret:
         raise InvalidWebhook("no webhook secret configured: set WEBHOOK_SECRET")
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -57,7 +80,7 @@ def verify_webhook(
         raise InvalidWebhook("body is not JSON") from None
     if not isinstance(payload, dict):
         raise InvalidWebhook("body is not a JSON object")
-    time_ms, events = payload.get("time_ms"), payload.get("events")
+    time_ms = payload.get("time_ms")
     if not isinstance(time_ms, int) or isinstance(time_ms, bool):
         raise InvalidWebhook('body needs an integer "time_ms"')
     age = (time.time() if now is None else now) - time_ms / 1000
@@ -66,11 +89,7 @@ def verify_webhook(
             "time_ms is %d s %s: refused as a possible replay"
             % (abs(age), "old" if age > 0 else "in the future")
         )
-    if not isinstance(events, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("name"), str) for e in events
-    ):
-        raise InvalidWebhook('body needs "events": a list of objects with a "name"')
-    return {"time_ms": time_ms, "events": events}
+    return payload
 
 
 def webhook_view(

@@ -23,6 +23,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # The example's own models (example/models.py: every message, saved once).
+    "example",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -8,4 +8,5 @@ urlpatterns = [
     path("chat/<str:room_name>/", views.room, name="room"),
     path("chat/<str:room_name>/announce/", views.announce, name="announce"),
     path("hooks/chat/", views.chat_webhook, name="chat-webhook"),
+    path("hooks/publish/", views.chat_publish, name="chat-publish"),
 ]

@@ -18,6 +18,7 @@ from django.test import LiveServerTestCase, SimpleTestCase, TestCase
 from edge_chat.layers import EdgeChatError
 from edge_chat.tokens import clean_name, mint_join_token
 
+from .live_server import SamePortLiveServerThread
 from .ws_client import HandshakeRefused, WebSocketClient
 
 
@@ -160,6 +161,7 @@ class WebhookTests(LiveServerTestCase):
 
     host = "127.0.0.1"
     port = int(os.environ.get("DJANGO_LIVE_PORT", "0"))
+    server_thread_class = SamePortLiveServerThread
 
     def wait_until(self, what, check, timeout=20.0):
         deadline = time.monotonic() + timeout

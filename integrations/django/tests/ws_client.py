@@ -109,6 +109,19 @@ class WebSocketClient:
             seen = len(self.frames)
         raise AssertionError("no %s within %s s; got %r" % (what, timeout, self.frames))
 
+    def send_json(self, value: Any) -> None:
+        """Sends one masked text frame holding ``value`` as JSON."""
+        payload = json.dumps(value).encode()
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        if len(payload) < 126:
+            head = bytes([0x81, 0x80 | len(payload)])
+        elif len(payload) < 65536:
+            head = bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(payload))
+        else:
+            head = bytes([0x81, 0x80 | 127]) + struct.pack("!Q", len(payload))
+        self.sock.sendall(head + mask + masked)
+
     def close(self) -> None:
         mask = os.urandom(4)
         payload = struct.pack("!H", 1000)
