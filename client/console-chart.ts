@@ -51,7 +51,7 @@ export class ActivitySeries {
     const bucketMs = windowMs / BUCKETS;
     const end = Math.floor(now / 1000) * 1000;
     const start = end - windowMs;
-    const sums = new Array<number>(BUCKETS + 1).fill(0);
+    const sums = Array.from({ length: BUCKETS + 1 }, () => 0);
     for (const [second, n] of this.#perSecond)
       if (second >= start && second <= end) sums[Math.floor((second - start) / bucketMs)]! += n;
     return sums.map((sum, i) => [start + i * bucketMs, sum / (bucketMs / 1000)]);

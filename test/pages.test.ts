@@ -34,7 +34,10 @@ describe("pages", () => {
       "X-Content-Type-Options",
       "Referrer-Policy",
     ])
-      expect(consolePage.headers.get(name), name).toBe(room.headers.get(name));
+      expect({ name, value: consolePage.headers.get(name) }).toEqual({
+        name,
+        value: room.headers.get(name),
+      });
     expect(consolePage.html).toContain('<script src="/client/console.js" defer></script>');
     expect(consolePage.html).toContain('id="console-token"');
     expect(consolePage.html).toMatch(/type="password"/);

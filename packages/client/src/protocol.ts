@@ -40,7 +40,13 @@ export type ErrorCode =
   | "empty_message"
   | "message_too_long"
   | "rate_limited"
-  | "bad_cursor";
+  | "bad_cursor"
+  /** The site's publish hook denied the message; `message` is its reason. */
+  | "refused"
+  /** The publish hook could not be asked or did not answer (PUBLISH_HOOK_FAILURE "closed"). */
+  | "unavailable"
+  /** Too many messages waiting for the publish hook: send again after the earlier ones are answered. */
+  | "busy";
 
 export interface ErrorFrame {
   type: "error";
