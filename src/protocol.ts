@@ -61,6 +61,11 @@ export interface WelcomeFrame {
   /** Cursor for the rest of the list (`{"type":"members","cursor":more}`), null when `members` is all. */
   more: string | null;
   lastId: number;
+  /**
+   * When the room's storage was created (ms). Ids are comparable only within
+   * one epoch: pass it back as `?epoch=` with `since` when resuming.
+   */
+  epoch: number;
   /** How many history chat frames follow this one: the client is caught up after them. */
   history: number;
 }
@@ -102,8 +107,8 @@ export interface HistoryGapFrame {
 }
 
 /**
- * Rich: `since` is past the room's last id, so the room's storage was reset
- * (deleted after ROOM_TTL, or a new deployment). Ids start again after
+ * Rich: `since` is past the room's last id, or was read in another epoch, so
+ * the room's storage was reset (deleted after ROOM_TTL, or a new deployment). Ids start again after
  * `lastId`: forget the ids held, or new messages would look like repeats.
  */
 export interface HistoryResetFrame {
