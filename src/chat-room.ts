@@ -730,7 +730,7 @@ export class ChatRoom extends DurableObject<Env> {
       this.#dropAsSlow(ws, session, reason);
     }
     if (!this.#slow.roomOver()) return;
-    const heaviest = [...this.#sessions].sort(
+    const heaviest = [...this.#sessions].toSorted(
       ([a], [b]) => this.#slow.held(b) - this.#slow.held(a),
     );
     for (const [ws, session] of heaviest) {
