@@ -307,10 +307,8 @@ export class ChatRoom extends DurableObject<Env> {
   /** The welcome (rich members only), then the history the joiner is owed; all of it counts against its budget. */
   #catchUp(server: WebSocket, join: JoinRequest, member: Member): void {
     const replay = this.#replayFor(join);
-    this.#slow.joined(
-      server,
-      replay.frames.reduce((sum, f) => sum + f.length, 0),
-    );
+    const history = replay.frames.reduce((sum, f) => sum + f.length, 0);
+    if (this.#slow.joined(server, history)) this.#checkSlowSoon();
     if (join.rich) {
       const first = this.#roster.firstPage();
       this.#send(server, {
@@ -695,8 +693,15 @@ export class ChatRoom extends DurableObject<Env> {
   #answer(ws: WebSocket, frame: ServerFrame): void {
     const now = Date.now();
     const verdict = this.#answers.take(ws, now);
-    if (verdict === "send") return this.#send(ws, frame);
     if (verdict === "drop") return;
+    if (verdict === "send") {
+      this.#send(ws, frame);
+      // Closed at once: a flood of requests is answered by no more than the budget.
+      const reason = this.#slow.overBudget(ws);
+      const session = this.#sessions.get(ws);
+      if (reason !== null && session) this.#dropAsSlow(ws, session, reason);
+      return;
+    }
     const seconds = Math.ceil(this.#answers.resumesIn(ws, now) / 1000);
     this.#send(ws, {
       type: "error",

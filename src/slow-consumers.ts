@@ -128,12 +128,16 @@ export class SlowConsumers {
     return true;
   }
 
-  /** Starts counting a member from now; `history`: characters of history sent with its join. */
-  joined(ws: WebSocket, history: number): void {
+  /**
+   * Starts counting a member from now; `history`: characters of history sent
+   * with its join. True when the room is now over its budget.
+   */
+  joined(ws: WebSocket, history: number): boolean {
     const reader = this.#newReader();
     this.#readers.set(ws, reader);
     reader.grace = history;
     this.#addOwn(reader, history);
+    return this.roomOver();
   }
 
   /** Records a frame sent to this member alone; true when it or the room is now over budget. */
