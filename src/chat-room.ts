@@ -651,10 +651,12 @@ export class ChatRoom extends DurableObject<Env> {
       let all: string | undefined;
       let over = false;
       this.#fanOut.rich((ws) => {
-        const frame = this.#sessions.get(ws)?.everyone
+        const session = this.#sessions.get(ws);
+        const frame = session?.everyone
           ? (all ??= JSON.stringify(diffs.all satisfies ServerFrame))
           : window;
-        if (this.#slow.own(ws, frame.length)) over = true;
+        // A socket the room already let go of (still closing) is not a member to count.
+        if (session && this.#slow.own(ws, frame.length)) over = true;
         return frame;
       });
       if (over) this.#checkSlowSoon();
