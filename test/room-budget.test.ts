@@ -5,10 +5,12 @@
  * of answers, and everyone else keeps chatting (docs/protocol.md, "Members
  * that fall behind").
  */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { NEVER_ACKED_FACTOR, SlowConsumers } from "../src/slow-consumers";
 import { answersPerWindow } from "../src/answer-limits";
-import { api, closeAll, connect, uniqueRoom } from "./helpers";
+import { api, closeAll, connect, uniqueRoom, type Client } from "./helpers";
 
 /** RATE_LIMIT_MESSAGES in the test Worker is wrangler.toml's 20; the documented allowance is 5 times it. */
 const ANSWERS = 5 * 20;
@@ -141,5 +143,40 @@ describe("one budget for everything sent to a member", () => {
     slow.left(a);
     expect(slow.roomHeld).toBe(9000);
     expect(slow.roomOver()).toBe(false);
+  });
+});
+
+async function post(room: string, message: string): Promise<void> {
+  const res = await api(`/rooms/${encodeURIComponent(room)}/messages`, {
+    method: "POST",
+    json: { message },
+  });
+  expect(res.status).toBe(201);
+}
+
+describe("a room deleted by retention", () => {
+  it("holds a member that acks to the new ids, not the deleted room's: one that stops acking is closed", async () => {
+    const room = uniqueRoom();
+    for (let i = 1; i <= 40; i++) await post(room, `old ${i}`);
+    await runInDurableObject(env.CHAT_ROOM.getByName(room), async (_i, state) => {
+      state.storage.sql.exec("UPDATE messages SET ts = ts - ?", 31 * 24 * 3600 * 1000);
+    });
+    expect(await runDurableObjectAlarm(env.CHAT_ROOM.getByName(room))).toBe(true);
+
+    const frozen = await connect(room, "rich=1");
+    try {
+      await frozen.untilType("welcome");
+      // Acknowledges once, then never again (a frozen tab).
+      frozen.send({ type: "ack", lastId: 0 });
+      // Half of HISTORY_LIMIT (30) is 15 messages: 20 is past it.
+      for (let i = 1; i <= 20 && frozen.closed === null; i++) {
+        await post(room, `new ${i}`);
+        await frozen.until((c) => c.chats().length >= i || c.closed !== null, `new ${i}`);
+      }
+      await frozen.untilClosed();
+      expect(frozen.closed?.code).toBe(4008);
+    } finally {
+      frozen.close();
+    }
   });
 });
