@@ -688,7 +688,8 @@ export class ChatRoom extends DurableObject<Env> {
   #send(ws: WebSocket, frame: ServerFrame): void {
     const text = JSON.stringify(frame);
     if (!trySend(ws, text)) return this.#drop(ws, CLOSE_SEND_FAILED, "send failed");
-    if (this.#slow.own(ws, text.length)) this.#checkSlowSoon();
+    // Only members are counted: a socket already let go of holds nothing for the room.
+    if (this.#sessions.has(ws) && this.#slow.own(ws, text.length)) this.#checkSlowSoon();
   }
 
   /** An answer to the socket's own frame (an error or a receipt): limited per socket. */
@@ -699,9 +700,9 @@ export class ChatRoom extends DurableObject<Env> {
     if (verdict === "send") {
       this.#send(ws, frame);
       // Closed at once: a flood of requests is answered by no more than the budget.
-      const reason = this.#slow.overBudget(ws);
       const session = this.#sessions.get(ws);
-      if (reason !== null && session) this.#dropAsSlow(ws, session, reason);
+      const reason = session ? this.#slow.overBudget(ws) : null;
+      if (session && reason !== null) this.#dropAsSlow(ws, session, reason);
       return;
     }
     const seconds = Math.ceil(this.#answers.resumesIn(ws, now) / 1000);
