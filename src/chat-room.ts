@@ -308,7 +308,7 @@ export class ChatRoom extends DurableObject<Env> {
   #catchUp(server: WebSocket, join: JoinRequest, member: Member): void {
     const replay = this.#replayFor(join);
     const history = replay.frames.reduce((sum, f) => sum + f.length, 0);
-    if (this.#slow.joined(server, history)) this.#checkSlowSoon();
+    if (this.#slow.joined(server, history, join.since === null)) this.#checkSlowSoon();
     if (join.rich) {
       const first = this.#roster.firstPage();
       this.#send(server, {

@@ -63,6 +63,12 @@ interface Reader {
    * never closes a member that reads.
    */
   grace: number;
+  /**
+   * The history of a plain join (HISTORY_ON_JOIN, what every bare client
+   * gets) of a member that has never acked: left out of the room's total,
+   * or a big room of tutorial clients would count as holding it forever.
+   */
+  exempt: number;
 }
 
 export interface SlowConsumerLimits {
@@ -95,6 +101,7 @@ export class SlowConsumers {
   readonly #readers = new WeakMap<WebSocket, Reader>();
   /** Room-wide sums, kept as members come, ack and go, so the total costs O(1) per message. */
   #ownTotal = 0;
+  #exemptTotal = 0;
   #ackers = 0;
   /** Sum over members that ack of the `#sent` their unacknowledged live chat starts at. */
   #ackerBases = 0;
@@ -130,13 +137,18 @@ export class SlowConsumers {
 
   /**
    * Starts counting a member from now; `history`: characters of history sent
-   * with its join. True when the room is now over its budget.
+   * with its join, `plain` when that was the latest HISTORY_ON_JOIN rather
+   * than what a `since` asked for. True when the room is now over its budget.
    */
-  joined(ws: WebSocket, history: number): boolean {
+  joined(ws: WebSocket, history: number, plain = false): boolean {
     const reader = this.#newReader();
     this.#readers.set(ws, reader);
     reader.grace = history;
     this.#addOwn(reader, history);
+    if (plain) {
+      reader.exempt = history;
+      this.#exemptTotal += history;
+    }
     return this.roomOver();
   }
 
@@ -152,6 +164,7 @@ export class SlowConsumers {
     if (!reader) return;
     this.#readers.delete(ws);
     this.#ownTotal -= reader.own;
+    this.#exemptTotal -= reader.exempt;
     if (reader.ackedAt !== null) {
       this.#ackers--;
       this.#ackerBases -= liveBase(reader);
@@ -160,7 +173,7 @@ export class SlowConsumers {
 
   /** Characters all members hold unread, as counted for the room-wide budget. */
   get roomHeld(): number {
-    return this.#ownTotal + this.#ackers * this.#sent - this.#ackerBases;
+    return this.#ownTotal - this.#exemptTotal + this.#ackers * this.#sent - this.#ackerBases;
   }
 
   /** Whether the members together hold more than the room-wide budget. */
@@ -171,7 +184,9 @@ export class SlowConsumers {
   /** Characters this member holds unread, as counted for the room-wide budget. */
   held(ws: WebSocket): number {
     const reader = this.#reader(ws);
-    return reader.own + (reader.ackedAt === null ? 0 : this.#sent - liveBase(reader));
+    return (
+      reader.own - reader.exempt + (reader.ackedAt === null ? 0 : this.#sent - liveBase(reader))
+    );
   }
 
   /**
@@ -183,8 +198,12 @@ export class SlowConsumers {
   ack(ws: WebSocket, lastId: number): void {
     const reader = this.#reader(ws);
     const after = this.#sentAfter.get(lastId) ?? 0;
-    if (reader.ackedAt === null) this.#ackers++;
-    else this.#ackerBases -= liveBase(reader);
+    if (reader.ackedAt === null) {
+      // It acks: its history counts for the room until acknowledged.
+      this.#ackers++;
+      this.#exemptTotal -= reader.exempt;
+      reader.exempt = 0;
+    } else this.#ackerBases -= liveBase(reader);
     reader.ackedAt = Math.max(reader.ackedAt ?? 0, after);
     this.#ackerBases += liveBase(reader);
     if (lastId > this.#lastId) return;
@@ -222,6 +241,7 @@ export class SlowConsumers {
       own: 0,
       ownUpTo: this.#lastId,
       grace: 0,
+      exempt: 0,
     };
   }
 

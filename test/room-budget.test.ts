@@ -144,6 +144,22 @@ describe("one budget for everything sent to a member", () => {
     expect(slow.roomHeld).toBe(9000);
     expect(slow.roomOver()).toBe(false);
   });
+
+  it("leaves a plain join's history out of the room's total until the member acks", () => {
+    const slow = new SlowConsumers({ budget: BUDGET, maxLagMessages: 1000, roomBudget: 1e9 }, 0);
+    const [plain, resume] = [fakeSocket(), fakeSocket()];
+    slow.joined(plain, 5000, true);
+    slow.joined(resume, 7000, false);
+    expect(slow.roomHeld).toBe(7000);
+    expect(slow.held(plain)).toBe(0);
+    slow.own(plain, 100);
+    expect(slow.roomHeld).toBe(7100);
+    // Acking makes it one that is held to what it has not acknowledged.
+    slow.ack(plain, 0);
+    expect(slow.roomHeld).toBe(7000);
+    slow.left(resume);
+    expect(slow.roomHeld).toBe(0);
+  });
 });
 
 async function post(room: string, message: string): Promise<void> {
