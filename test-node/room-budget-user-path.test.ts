@@ -137,7 +137,7 @@ describe("a stranger's floods, under npm run dev", () => {
     const receipts = flooder.frames.filter((f) => f.clientId === "long-one").length;
     const rssAfter = serverRssMb();
     console.log(
-      `receipt flood: 40000 asked, ${receipts} answered, server RSS ${rssBefore.toFixed(1)} -> ${rssAfter.toFixed(1)} MB`,
+      `receipt flood: 40000 asked, ${receipts} answered; npm, wrangler and workerd RSS ${rssBefore.toFixed(1)} -> ${rssAfter.toFixed(1)} MB`,
     );
     // 8 x 20,000 characters for a member that never acks, at about 2,050 per receipt.
     assert.ok(receipts <= Math.ceil((8 * BUDGET) / 2000) + 1, `${receipts} receipts`);
