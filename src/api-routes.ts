@@ -37,7 +37,8 @@ api.get("/rooms/:room/messages", async (c) => {
   const max = roomConfig(c.env).historyLimit;
   const since = intQuery(c, "since");
   const limit = intQuery(c, "limit", max) ?? Math.min(100, max);
-  return c.json(await c.env.CHAT_ROOM.getByName(room).history(since, limit));
+  const epoch = intQuery(c, "epoch");
+  return c.json(await c.env.CHAT_ROOM.getByName(room).history(since, limit, epoch));
 });
 
 api.post(

@@ -6,6 +6,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { ActivityLog } from "./activity-log";
+import { AnswerLimits, answersPerWindow } from "./answer-limits";
 import { roomConfig, type RoomConfig } from "./config";
 import { BanStore } from "./ban-store";
 import { guestName } from "./display-name";
@@ -13,7 +14,7 @@ import { FanOut, tagsFor } from "./fan-out";
 import { IdempotencyStore } from "./idempotency-store";
 import type { Identity } from "./join-token";
 import { logger, type Log } from "./log";
-import { MessageStore } from "./message-store";
+import { clientScope, MessageStore } from "./message-store";
 import { MEMBER_PAGE, Roster, type MemberInfo, type MemberPage } from "./presence";
 import { PublishHook, type HookAnswer, type HookAsk } from "./publish-hook";
 import { RecentFrames, serialize } from "./recent-frames";
@@ -53,6 +54,8 @@ export interface JoinRequest {
   batch: boolean;
   /** Replay messages after this id instead of the latest HISTORY_ON_JOIN. */
   since: number | null;
+  /** The room's epoch `since` was read in (a welcome's `epoch`); another epoch means ids restarted. */
+  epoch?: number | null;
   /** The client's address (CF-Connecting-IP): guests' limits follow it. */
   address: string | null;
 }
@@ -85,6 +88,8 @@ interface Attachment extends Member {
   seq?: number;
   /** Asked for the member list past the welcome's: sent every join and leave from then on. */
   everyone?: boolean;
+  /** A guest with a `?guest=` key: its clientIds are its own, not the room's. */
+  keyed?: boolean;
 }
 
 type Session = Attachment;
@@ -122,6 +127,17 @@ export interface MembersPage extends MemberPage<MemberInfo> {
   count: number;
 }
 
+/** An answer of the history API. */
+export interface HistoryPage {
+  messages: ChatMessage[];
+  lastId: number;
+  oldestId: number | null;
+  /** The room's epoch (see WelcomeFrame): ids are comparable only within one. */
+  epoch: number;
+  /** The `epoch` asked with is not the room's: ids restarted, `messages` start from the first kept. */
+  reset?: true;
+}
+
 export interface Removed {
   disconnected: number;
   bannedUntil: string | null;
@@ -152,6 +168,9 @@ export class ChatRoom extends DurableObject<Env> {
   #slow: SlowConsumers;
   /** Asks the site about each member message before it is stored; null when PUBLISH_HOOK_URL is unset. */
   #hook: PublishHook | null;
+  /** Errors and receipts per socket: a socket cannot make the room answer without end. */
+  #answers: AnswerLimits;
+  #slowCheckScheduled = false;
 
   /** False once retention deleted the storage: the next request creates the tables again. */
   #storageOpen = true;
@@ -166,13 +185,10 @@ export class ChatRoom extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(() => this.#scheduleRetention());
     this.#room = ctx.id.name ?? "";
     this.#log = logger(env.LOG_LEVEL);
-    this.#slow = new SlowConsumers(
-      {
-        budget: this.#config.maxUnackedBytes,
-        // Half the kept history: a member closed for lagging can always resume.
-        maxLagMessages: Math.max(1, Math.floor(this.#config.historyLimit / 2)),
-      },
-      this.#store.lastId,
+    this.#slow = this.#newSlowConsumers();
+    this.#answers = new AnswerLimits(
+      answersPerWindow(this.#config.rateLimitMessages),
+      this.#config.rateLimitWindowMs,
     );
     this.#sendLimits = new SendLimits({
       perSender: this.#config.rateLimitMessages,
@@ -231,7 +247,6 @@ export class ChatRoom extends DurableObject<Env> {
     const member = this.#admit(server, join);
     this.#catchUp(server, join, member);
     this.#webhooks?.joined(member.id, Date.now());
-    this.#slow.joined(server);
     this.#activity.connected();
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -284,6 +299,7 @@ export class ChatRoom extends DurableObject<Env> {
       batch: join.batch,
       address: join.address,
     };
+    if (!join.identity && join.guestId !== null) attachment.keyed = true;
     // Pending batched frames hold messages the joiner's history will carry:
     // send them to the others first, so nobody gets one twice.
     this.#fanOut.flush();
@@ -294,9 +310,11 @@ export class ChatRoom extends DurableObject<Env> {
     return member;
   }
 
-  /** The welcome (rich members only), then the history the joiner is owed. */
+  /** The welcome (rich members only), then the history the joiner is owed; all of it counts against its budget. */
   #catchUp(server: WebSocket, join: JoinRequest, member: Member): void {
     const replay = this.#replayFor(join);
+    const history = replay.frames.reduce((sum, f) => sum + f.length, 0);
+    if (this.#slow.joined(server, history, join.since === null)) this.#checkSlowSoon();
     if (join.rich) {
       const first = this.#roster.firstPage();
       this.#send(server, {
@@ -307,6 +325,7 @@ export class ChatRoom extends DurableObject<Env> {
         count: this.#roster.count,
         more: first.next,
         lastId: this.#store.lastId,
+        epoch: this.#store.epoch,
         history: replay.frames.length,
       });
       if (replay.gap) this.#send(server, replay.gap);
@@ -325,19 +344,23 @@ export class ChatRoom extends DurableObject<Env> {
     const ack = parseAck(data);
     if (ack !== null) return this.#slow.ack(ws, ack);
     const parsed = parseClientFrame(data, this.#config.maxMessageChars);
-    if (!parsed.ok) return this.#send(ws, parsed.error);
+    if (!parsed.ok) return this.#answer(ws, parsed.error);
     if ("members" in parsed) return this.#sendMembers(ws, session, parsed.members.cursor);
     const { clientId } = parsed;
     // A resend of a message the room has is answered with its receipt before
-    // the limit is counted: a page catching up after a drop is not flooding.
-    const kept = clientId === undefined ? null : this.#store.byClientId(clientId);
-    if (kept) return this.#send(ws, { type: "chat", ...kept });
+    // the send limit is counted: a page catching up after a drop is not
+    // flooding. Receipts are answers, limited per socket like errors.
+    const kept =
+      clientId === undefined
+        ? null
+        : this.#store.byClientId(clientScope(session), clientId, session.id);
+    if (kept) return this.#answer(ws, { type: "chat", ...kept });
     if (!this.#sendLimits.allow(senderKeys(session, session.address ?? null), Date.now())) {
       const limited = rateLimitedFrame(
         this.#config.rateLimitWindowMs,
         this.#config.rateLimitMessages,
       );
-      return this.#send(ws, clientId === undefined ? limited : { ...limited, clientId });
+      return this.#answer(ws, clientId === undefined ? limited : { ...limited, clientId });
     }
     if (this.#hook) return this.#hook.submit(ws, toMember(session), parsed.message, clientId);
     this.#publish(session, parsed.message, clientId, ws);
@@ -348,7 +371,7 @@ export class ChatRoom extends DurableObject<Env> {
     const session = this.#sessions.get(ws);
     // Closed or removed by a moderator while the site was asked: not sent.
     if (!session) return;
-    if (!answer.ok) return this.#send(ws, answer.error);
+    if (!answer.ok) return this.#answer(ws, answer.error);
     this.#publish({ ...session, name: answer.user }, answer.message, clientId, ws);
   }
 
@@ -461,14 +484,28 @@ export class ChatRoom extends DurableObject<Env> {
     return { disconnected, bannedUntil: until === null ? null : new Date(until).toISOString() };
   }
 
-  /** Stored messages after `since` (or the newest ones), for the history API. */
+  /**
+   * Stored messages after `since` (or the newest ones), for the history API.
+   * A `since` read in another `epoch` is void: the answer says `reset` and
+   * starts from the first message kept.
+   */
   async history(
     since: number | null,
     limit: number,
-  ): Promise<{ messages: ChatMessage[]; lastId: number; oldestId: number | null }> {
+    epoch: number | null = null,
+  ): Promise<HistoryPage> {
     await this.#reopenStorage();
-    const messages = since === null ? this.#store.latest(limit) : this.#store.after(since, limit);
-    return { messages, lastId: this.#store.lastId, oldestId: this.#store.oldestId() };
+    const reset = epoch !== null && epoch !== this.#store.epoch;
+    const from = reset ? 0 : since;
+    const messages = from === null ? this.#store.latest(limit) : this.#store.after(from, limit);
+    const page: HistoryPage = {
+      messages,
+      lastId: this.#store.lastId,
+      oldestId: this.#store.oldestId(),
+      epoch: this.#store.epoch,
+    };
+    if (reset) page.reset = true;
+    return page;
   }
 
   /**
@@ -511,23 +548,38 @@ export class ChatRoom extends DurableObject<Env> {
     this.#store = new MessageStore(this.ctx.storage.sql, this.#config.historyLimit);
     this.#idempotency = new IdempotencyStore(this.ctx.storage.sql);
     this.#bans = new BanStore(this.ctx.storage.sql);
-    // The copy of the newest frames described the deleted history.
+    // Every per-room counter described the deleted history: ids start again.
     this.#recent.clear();
+    this.#slow = this.#newSlowConsumers();
     const webhooks = webhookSettings(this.env);
     if (webhooks.ok && webhooks.value)
       this.#webhooks = new RoomWebhooks(this.ctx.storage, this.#room, webhooks.value, this.#log);
     await this.#scheduleRetention();
   }
 
-  #publish(author: Member, text: string, clientId: string | undefined, sender: WebSocket): void {
+  #publish(author: Session, text: string, clientId: string | undefined, sender: WebSocket): void {
     const { name, verified, id } = author;
+    const scope = clientScope(author);
     // The message and its webhook event are stored together or not at all.
     const stored = this.#transaction(() => {
-      const appended = this.#store.append(name, text, Date.now(), verified, clientId, id);
+      const appended = this.#store.append(name, text, Date.now(), verified, clientId, id, scope);
       this.#webhooks?.messageStored(appended);
       return appended;
     });
     this.#deliver(stored, sender);
+  }
+
+  /** Slow-member bookkeeping for the room's current ids (again after a reset). */
+  #newSlowConsumers(): SlowConsumers {
+    return new SlowConsumers(
+      {
+        budget: this.#config.maxUnackedBytes,
+        roomBudget: this.#config.maxRoomUnreadBytes,
+        // Half the kept history: a member closed for lagging can always resume.
+        maxLagMessages: Math.max(1, Math.floor(this.#config.historyLimit / 2)),
+      },
+      this.#store.lastId,
+    );
   }
 
   /** Runs `fn` in one storage transaction; on failure the in-memory last id follows the rollback. */
@@ -548,7 +600,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (duplicate) {
       // A resend of a message the room already has: the members got it once;
       // the sender gets it again as its receipt.
-      if (sender) this.#send(sender, { type: "chat", ...message });
+      if (sender) this.#answer(sender, { type: "chat", ...message });
       return;
     }
     // Serialised once per message, not once per member, and kept for joiners.
@@ -574,7 +626,7 @@ export class ChatRoom extends DurableObject<Env> {
     frames: string[];
     gap: HistoryGapFrame | HistoryResetFrame | null;
   } {
-    if (!this.#recent.loaded) this.#recent.load(this.#store.latest(RECENT_FRAMES));
+    if (!this.#recent.loaded) this.#recent.load(this.#store.latest(this.#recent.capacity));
     if (join.since === null) {
       const frames = this.#recent.latest(this.#config.historyOnJoin);
       return {
@@ -583,7 +635,10 @@ export class ChatRoom extends DurableObject<Env> {
       };
     }
     const lastId = this.#store.lastId;
-    if (join.since > lastId)
+    // Past the last id, or read in another epoch: retention deleted the room
+    // and its ids started again.
+    const otherEpoch = join.epoch != null && join.epoch !== this.#store.epoch;
+    if (join.since > lastId || otherEpoch)
       return { frames: [], gap: { type: "history_reset", since: join.since, lastId } };
     const cached = this.#recent.after(join.since, this.#config.historyLimit, lastId);
     // The copy holds only stored messages, so reaching back to `since` means nothing is gone.
@@ -614,18 +669,24 @@ export class ChatRoom extends DurableObject<Env> {
       if (!diffs) return;
       const window = JSON.stringify(diffs.window satisfies ServerFrame);
       let all: string | undefined;
-      this.#fanOut.rich((ws) =>
-        this.#sessions.get(ws)?.everyone
+      let over = false;
+      this.#fanOut.rich((ws) => {
+        const session = this.#sessions.get(ws);
+        const frame = session?.everyone
           ? (all ??= JSON.stringify(diffs.all satisfies ServerFrame))
-          : window,
-      );
+          : window;
+        // A socket the room already let go of (still closing) is not a member to count.
+        if (session && this.#slow.own(ws, frame.length)) over = true;
+        return frame;
+      });
+      if (over) this.#checkSlowSoon();
     }, delay);
   }
 
   #sendMembers(ws: WebSocket, session: Session, cursor: string | null): void {
     if (!this.#pageLimits.allow(senderKeys(session, session.address ?? null), Date.now())) {
       const { rateLimitWindowMs: windowMs, rateLimitMessages: max } = this.#config;
-      return this.#send(ws, {
+      return this.#answer(ws, {
         type: "error",
         code: "rate_limited",
         message: `Slow down: at most ${max} member-list pages every ${windowMs / 1000} s.`,
@@ -640,19 +701,75 @@ export class ChatRoom extends DurableObject<Env> {
     this.#send(ws, { type: "members", cursor, ...page, count: this.#roster.count });
   }
 
-  /** Sends one frame to one socket; a socket that cannot take it is dropped. */
+  /**
+   * Sends one frame to one socket, counted against its budget; a socket
+   * that cannot take it is dropped.
+   */
   #send(ws: WebSocket, frame: ServerFrame): void {
-    if (!trySend(ws, JSON.stringify(frame))) this.#drop(ws, CLOSE_SEND_FAILED, "send failed");
+    const text = JSON.stringify(frame);
+    if (!trySend(ws, text)) return this.#drop(ws, CLOSE_SEND_FAILED, "send failed");
+    // Only members are counted: a socket already let go of holds nothing for the room.
+    if (this.#sessions.has(ws) && this.#slow.own(ws, text.length)) this.#checkSlowSoon();
   }
 
-  /** Closes members too far behind; they resume with `since` and lose nothing. */
+  /** An answer to the socket's own frame (an error or a receipt): limited per socket. */
+  #answer(ws: WebSocket, frame: ServerFrame): void {
+    const now = Date.now();
+    const verdict = this.#answers.take(ws, now);
+    if (verdict === "drop") return;
+    if (verdict === "send") {
+      this.#send(ws, frame);
+      // Closed at once: a flood of requests is answered by no more than the budget.
+      const session = this.#sessions.get(ws);
+      const reason = session ? this.#slow.overBudget(ws) : null;
+      if (session && reason !== null) this.#dropAsSlow(ws, session, reason);
+      return;
+    }
+    const seconds = Math.ceil(this.#answers.resumesIn(ws, now) / 1000);
+    this.#send(ws, {
+      type: "error",
+      code: "rate_limited",
+      message: `Too many frames to answer: errors and receipts for this connection resume in ${seconds} s.`,
+    });
+  }
+
+  /**
+   * Looks for members over budget once the current event is done, so no
+   * send path closes sockets in the middle of serving the room (or a join).
+   */
+  #checkSlowSoon(): void {
+    if (this.#slowCheckScheduled) return;
+    this.#slowCheckScheduled = true;
+    setTimeout(() => {
+      this.#slowCheckScheduled = false;
+      this.#dropSlow();
+    }, 0);
+  }
+
+  /**
+   * Closes members too far behind, then, while the room as a whole holds
+   * too much unread, the members holding most; they resume with `since`
+   * and lose nothing.
+   */
   #dropSlow(): void {
     for (const [ws, session] of this.#sessions) {
       const reason = this.#slow.overBudget(ws);
       if (reason === null) continue;
-      this.#log("slow", { room: this.#room, member: session.id, reason });
-      this.#drop(ws, CLOSE_SLOW, "too far behind: reconnect with since");
+      this.#dropAsSlow(ws, session, reason);
     }
+    if (!this.#slow.roomOver()) return;
+    const heaviest = [...this.#sessions].toSorted(
+      ([a], [b]) => this.#slow.held(b) - this.#slow.held(a),
+    );
+    for (const [ws, session] of heaviest) {
+      if (!this.#slow.roomOver()) break;
+      this.#dropAsSlow(ws, session, `room holds ${this.#slow.roomHeld} characters unread`);
+    }
+  }
+
+  #dropAsSlow(ws: WebSocket, session: Session, reason: string): void {
+    this.#log("slow", { room: this.#room, member: session.id, reason });
+    this.#drop(ws, CLOSE_SLOW, "too far behind: reconnect with since");
   }
 
   /** Ends a member's connection on the room's side: the others see it leave. */
@@ -665,6 +782,7 @@ export class ChatRoom extends DurableObject<Env> {
     const session = this.#sessions.get(ws);
     if (!session) return;
     this.#sessions.delete(ws);
+    this.#slow.left(ws);
     this.#roster.remove(session);
     const address = session.address;
     if (address) {

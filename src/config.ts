@@ -27,6 +27,11 @@ export interface RoomConfig {
   maxNameChars: number;
   /** Live chat a member may be behind (buffered, or unacknowledged by a client that acks) before it is closed as slow. */
   maxUnackedBytes: number;
+  /**
+   * What all members of a room together may hold unread (see
+   * SlowConsumers); past it the members holding most are closed as slow.
+   */
+  maxRoomUnreadBytes: number;
   /** A room with no members and no new messages for this long deletes its storage; 0 keeps rooms forever. */
   roomTtlMs: number;
 }
@@ -44,6 +49,7 @@ export type ConfigVars = Partial<
     | "MAX_CONNECTIONS_PER_ADDRESS"
     | "MAX_NAME_CHARS"
     | "MAX_UNACKED_BYTES"
+    | "MAX_ROOM_UNREAD_BYTES"
     | "ROOM_TTL"
     | "ALLOWED_ORIGINS",
     string
@@ -64,6 +70,8 @@ export const DEFAULTS: RoomConfig = {
   maxNameChars: 32,
   // Centrifugo's per-connection queue cap; about 500 full-length messages.
   maxUnackedBytes: 1024 * 1024,
+  // 128 members each a full budget behind; a busy room of readers holds far less.
+  maxRoomUnreadBytes: 128 * 1024 * 1024,
   roomTtlMs: 30 * 24 * 60 * 60 * 1000,
 };
 
@@ -110,6 +118,7 @@ function readRoomConfig(env: ConfigVars): RoomConfig {
     ),
     maxNameChars: intVar(env.MAX_NAME_CHARS, DEFAULTS.maxNameChars, 1),
     maxUnackedBytes: intVar(env.MAX_UNACKED_BYTES, DEFAULTS.maxUnackedBytes, 1024),
+    maxRoomUnreadBytes: intVar(env.MAX_ROOM_UNREAD_BYTES, DEFAULTS.maxRoomUnreadBytes, 1024),
     // Seconds, like the other durations.
     roomTtlMs: intVar(env.ROOM_TTL, DEFAULTS.roomTtlMs / 1000, 0) * 1000,
   };

@@ -40,6 +40,7 @@ const joinRoom = async (c: Context<{ Bindings: Env }>) => {
     rich: flagQuery(c, "rich"),
     batch: flagQuery(c, "batch"),
     since: intQuery(c, "since"),
+    epoch: intQuery(c, "epoch"),
     // Set by Cloudflare's edge (and by wrangler dev); limits follow it across reconnects.
     address: c.req.header("CF-Connecting-IP") ?? null,
   };

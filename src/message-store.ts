@@ -2,7 +2,9 @@
  * @module message-store
  * A room's history in its own SQLite database. Ids are assigned here, one
  * past the largest ever stored, so they stay strictly increasing across
- * evictions and restarts: trimming never deletes the newest row.
+ * evictions and restarts: trimming never deletes the newest row. The
+ * storage's epoch (when it was created) tells readers when ids restarted
+ * because retention deleted the room.
  */
 import type { ChatMessage } from "./protocol";
 
@@ -30,12 +32,25 @@ const ADDED_COLUMNS: [string, string][] = [
   ["verified", "INTEGER NOT NULL DEFAULT 0"],
   ["client_id", "TEXT"],
   ["member_id", "TEXT"],
+  // Whose clientIds a message's is unique among (see clientScope).
+  ["client_scope", "TEXT NOT NULL DEFAULT ''"],
 ];
+
+/**
+ * The sender a clientId is unique for: a verified member's id, a keyed
+ * guest's id, or the whole room ("") for a guest without a key, whose id is
+ * new on every connection, so a resend after a reconnect is still found.
+ */
+export function clientScope(sender: { id: string; verified: boolean; keyed?: boolean }): string {
+  if (sender.verified) return `m:${sender.id}`;
+  return sender.keyed ? `g:${sender.id}` : "";
+}
 
 export class MessageStore {
   #sql: SqlStorage;
   #limit: number;
   #lastId = 0;
+  #epoch: number;
 
   constructor(sql: SqlStorage, historyLimit: number) {
     this.#sql = sql;
@@ -56,11 +71,32 @@ export class MessageStore {
     );
     for (const [name, definition] of ADDED_COLUMNS)
       if (!columns.has(name)) sql.exec(`ALTER TABLE messages ADD COLUMN ${name} ${definition}`);
-    // A resent message (same clientId) is found, not stored twice.
+    // Messages kept from before scopes: a verified author's are its own. A
+    // guest's stay room-wide; a keyed guest's resend still finds them (byClientId).
+    if (!columns.has("client_scope"))
+      sql.exec(
+        "UPDATE messages SET client_scope = 'm:' || member_id WHERE verified = 1 AND member_id IS NOT NULL AND client_id IS NOT NULL",
+      );
+    // A resent message (same sender, same clientId) is found, not stored
+    // twice; two senders may use the same clientId. Replaces the room-wide
+    // index of earlier versions.
+    sql.exec("DROP INDEX IF EXISTS messages_client_id");
     sql.exec(
-      "CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages (client_id) WHERE client_id IS NOT NULL",
+      "CREATE UNIQUE INDEX IF NOT EXISTS messages_client_scope ON messages (client_scope, client_id) WHERE client_id IS NOT NULL",
     );
+    sql.exec("CREATE TABLE IF NOT EXISTS message_epoch (epoch INTEGER NOT NULL)");
+    const [row] = sql.exec<{ epoch: number }>("SELECT epoch FROM message_epoch").toArray();
+    this.#epoch = row?.epoch ?? Date.now();
+    if (!row) sql.exec("INSERT INTO message_epoch (epoch) VALUES (?)", this.#epoch);
     this.reloadLastId();
+  }
+
+  /**
+   * When this storage was created (ms): ids are only comparable within one
+   * epoch. A room deleted by retention starts a new one, with ids from 1.
+   */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   /** Re-reads the last id, after a transaction that appended was rolled back. */
@@ -77,9 +113,10 @@ export class MessageStore {
 
   /**
    * Stores a message under the next id and drops what falls out of the
-   * window. With a `clientId` the room has kept already, stores nothing and
-   * returns that message with `duplicate` set. `memberId` is the author's
-   * member id; none for messages from the API.
+   * window. With a `clientId` its sender (`scope`, see clientScope) has
+   * used for a kept message, stores nothing and returns that message with
+   * `duplicate` set. `memberId` is the author's member id; none for
+   * messages from the API.
    */
   append(
     user: string,
@@ -88,11 +125,14 @@ export class MessageStore {
     verified: boolean,
     clientId?: string,
     memberId?: string,
+    scope = "",
   ): ChatMessage & { duplicate?: true } {
     const id = this.#lastId + 1;
     const inserted = this.#sql
       .exec(
-        "INSERT INTO messages (id, user, message, ts, verified, client_id, member_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+        `INSERT INTO messages (id, user, message, ts, verified, client_id, member_id, client_scope)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (client_scope, client_id) WHERE client_id IS NOT NULL DO NOTHING RETURNING id`,
         id,
         user,
         message,
@@ -100,11 +140,12 @@ export class MessageStore {
         verified ? 1 : 0,
         clientId ?? null,
         memberId ?? null,
+        scope,
       )
       .toArray();
     if (inserted.length === 0) {
       const [kept] = this.#sql
-        .exec<Row>(`${SELECT} WHERE client_id = ?`, clientId ?? null)
+        .exec<Row>(`${SELECT} WHERE client_scope = ? AND client_id = ?`, scope, clientId ?? null)
         .toArray();
       return { ...toMessage(kept!), duplicate: true };
     }
@@ -126,9 +167,20 @@ export class MessageStore {
     return row?.ts ?? null;
   }
 
-  /** The kept message a client sent under `clientId`, if any. */
-  byClientId(clientId: string): ChatMessage | null {
-    const [row] = this.#sql.exec<Row>(`${SELECT} WHERE client_id = ?`, clientId).toArray();
+  /**
+   * The kept message this sender (`scope`, see clientScope; `memberId` its
+   * id) sent under `clientId`, if any. A keyed guest's messages from before
+   * scopes were room-wide: they are found by the guest's member id.
+   */
+  byClientId(scope: string, clientId: string, memberId: string): ChatMessage | null {
+    const [row] = this.#sql
+      .exec<Row>(
+        `${SELECT} WHERE client_id = ? AND (client_scope = ? OR (client_scope = '' AND member_id = ?)) LIMIT 1`,
+        clientId,
+        scope,
+        memberId,
+      )
+      .toArray();
     return row ? toMessage(row) : null;
   }
 

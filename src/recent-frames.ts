@@ -18,6 +18,11 @@ export class RecentFrames {
     this.#capacity = capacity;
   }
 
+  /** How many frames the copy holds once full: the room loads this many. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
   /** Whether the copy is there; until then the room loads it with `load`. */
   get loaded(): boolean {
     return this.#frames !== null;
@@ -48,6 +53,7 @@ export class RecentFrames {
   /** The newest `count` frames, or null when the copy holds fewer than the room might. */
   latest(count: number): string[] | null {
     if (this.#frames === null) return null;
+    if (count <= 0) return [];
     // A full copy may be shorter than what storage keeps; a short one is all of it.
     if (count > this.#frames.length && this.#frames.length === this.#capacity) return null;
     return count >= this.#frames.length ? this.#frames : this.#frames.slice(-count);

@@ -95,14 +95,15 @@ describe("retention under npm run dev", () => {
       const res = await fetch(`${server.url}/api/rooms/${room}/messages`, {
         headers: { Authorization: `Bearer ${devVars.BROADCAST_TOKEN}` },
       });
-      return (await res.json()) as { messages: unknown[]; lastId: number };
+      return (await res.json()) as { messages: unknown[]; lastId: number; epoch: number };
     };
     const { ws, frames } = await open(room, "visitor");
     ws.send(JSON.stringify({ message: "soon gone" }));
     await until(() => frames.some((f) => f.type === "chat"), "the echo");
     ws.close();
     await new Promise((r) => ws.once("close", r));
-    assert.equal((await history()).lastId, 1, "kept while the room is young");
+    const young = await history();
+    assert.equal(young.lastId, 1, "kept while the room is young");
 
     // Reading the history is not activity: the room still goes.
     const deadline = Date.now() + 20_000;
@@ -111,6 +112,14 @@ describe("retention under npm run dev", () => {
       await new Promise((r) => setTimeout(r, 500));
       now = await history();
     }
-    assert.deepEqual(now, { messages: [], lastId: 0, oldestId: null }, "deleted after ROOM_TTL");
+    const { epoch, ...rest } = now;
+    assert.deepEqual(rest, { messages: [], lastId: 0, oldestId: null }, "deleted after ROOM_TTL");
+    // docs/http-api.md: ids restart, and the epoch says so.
+    assert.notEqual(epoch, young.epoch, "a new epoch");
+    const asked = await fetch(
+      `${server.url}/api/rooms/${room}/messages?since=1&epoch=${young.epoch}`,
+      { headers: { Authorization: `Bearer ${devVars.BROADCAST_TOKEN}` } },
+    );
+    assert.equal(((await asked.json()) as { reset?: boolean }).reset, true);
   });
 });

@@ -38,6 +38,11 @@ describe("recent frames", () => {
     expect(ids(filled(5, 0, 0).latest(4))).toEqual([]);
   });
 
+  it("serves nothing when asked for none (HISTORY_ON_JOIN = 0)", () => {
+    expect(filled(5, 3, 4).latest(0)).toEqual([]);
+    expect(filled(5, 20, 0).latest(0)).toEqual([]);
+  });
+
   it("defers to storage when more is asked than it holds", () => {
     expect(filled(5, 20, 0).latest(8)).toBeNull();
   });

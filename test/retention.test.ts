@@ -145,3 +145,69 @@ describe("purging", () => {
     expect(left).toEqual({ keys: 0, bans: ["still"] });
   });
 });
+
+describe("a room deleted by retention and used again", () => {
+  it("starts a new epoch: a since from the old one gets history_reset, and the history API says reset", async () => {
+    const room = uniqueRoom();
+    const before = await connect(room, "rich=1");
+    await before.untilType("welcome");
+    const oldEpoch = before.ofType("welcome")[0]!.epoch as number;
+    expect(Number.isSafeInteger(oldEpoch)).toBe(true);
+    for (const m of ["old 1", "old 2", "old 3"]) await post(room, m);
+    await before.untilChats(3);
+    before.close();
+    await before.untilClosed();
+    const oldPage = (await (await api(`/rooms/${room}/messages`)).json()) as { epoch: number };
+    expect(oldPage.epoch).toBe(oldEpoch);
+    await backdate(room, TTL + 1000);
+    await runDurableObjectAlarm(env.CHAT_ROOM.getByName(room));
+
+    // The new room has as many messages as the reader had seen: by ids alone
+    // a resume from 3 would look complete.
+    for (const m of ["new 1", "new 2", "new 3", "new 4"]) await post(room, m);
+    const resumed = await connect(room, `rich=1&since=3&epoch=${oldEpoch}`);
+    const same = await connect(room, "rich=1");
+    try {
+      await resumed.untilType("history_reset");
+      await same.untilType("welcome");
+      const newEpoch = same.ofType("welcome")[0]!.epoch as number;
+      expect(newEpoch).not.toBe(oldEpoch);
+      expect(resumed.ofType("history_reset")[0]).toEqual({
+        type: "history_reset",
+        since: 3,
+        lastId: 4,
+      });
+      const res = await api(`/rooms/${room}/messages?since=3&epoch=${oldEpoch}`);
+      expect(await res.json()).toMatchObject({
+        epoch: newEpoch,
+        reset: true,
+        lastId: 4,
+        messages: [
+          { id: 1, message: "new 1" },
+          { id: 2, message: "new 2" },
+          { id: 3, message: "new 3" },
+          { id: 4, message: "new 4" },
+        ],
+      });
+      // The current epoch resumes as always, without `reset`.
+      const current = (await (
+        await api(`/rooms/${room}/messages?since=3&epoch=${newEpoch}`)
+      ).json()) as Record<string, unknown>;
+      expect(current.reset).toBeUndefined();
+      expect(current.messages).toEqual([expect.objectContaining({ id: 4 })]);
+      const resumedNow = await connect(room, `rich=1&since=3&epoch=${newEpoch}`);
+      await resumedNow.untilChats(1);
+      expect(resumedNow.ofType("history_reset")).toEqual([]);
+      resumedNow.close();
+    } finally {
+      resumed.close();
+      same.close();
+    }
+  });
+
+  it("refuses an epoch that is not a whole number", async () => {
+    const room = uniqueRoom();
+    const res = await api(`/rooms/${room}/messages?since=3&epoch=abc`);
+    expect(res.status).toBe(400);
+  });
+});

@@ -130,11 +130,11 @@ const fakeSocket = () => ({ bufferedAmount: 0 }) as unknown as WebSocket;
 
 describe("the byte budget", () => {
   it("closes an acking member more than MAX_UNACKED_BYTES behind, however few the messages", () => {
-    const slow = new SlowConsumers({ budget: BUDGET, maxLagMessages: 1000 }, 0);
+    const slow = new SlowConsumers({ budget: BUDGET, maxLagMessages: 1000, roomBudget: 1e12 }, 0);
     const behind = fakeSocket();
     const keeping = fakeSocket();
-    slow.joined(behind);
-    slow.joined(keeping);
+    slow.joined(behind, 0);
+    slow.joined(keeping, 0);
     slow.ack(behind, 0);
     for (let id = 1; id <= 10; id++) {
       slow.sent(id, 100_000);
@@ -148,9 +148,9 @@ describe("the byte budget", () => {
   });
 
   it("closes any member whose runtime buffer is over the budget", () => {
-    const slow = new SlowConsumers({ budget: BUDGET, maxLagMessages: 1000 }, 0);
+    const slow = new SlowConsumers({ budget: BUDGET, maxLagMessages: 1000, roomBudget: 1e12 }, 0);
     const stuck = { bufferedAmount: BUDGET + 1 } as unknown as WebSocket;
-    slow.joined(stuck);
+    slow.joined(stuck, 0);
     expect(slow.overBudget(stuck)).toBe(`${BUDGET + 1} bytes not yet sent`);
   });
 });

@@ -1,9 +1,11 @@
 /**
  * @module protocol
- * The frames a room sends, as in docs/protocol.md: the package's own copy of
- * the server's wire types (src/protocol.ts in the repository), so it has no
- * dependency on the server's code. test-node/client-wire-types.test.ts fails
- * the build when the two drift apart.
+ * The wire vocabulary between browsers, scripts and a room: the frames a room
+ * sends and its close codes, as docs/protocol.md describes them. This file is
+ * the one definition: the server (src/protocol.ts) re-exports it, so the
+ * package and the room cannot drift apart. Chat frames carry a string
+ * `message`, which is all the Channels tutorial client reads; every other
+ * frame is "rich" and only reaches clients that asked for it.
  */
 
 export interface Member {
@@ -68,6 +70,11 @@ export interface WelcomeFrame {
   /** Cursor for the rest of the list (`{"type":"members","cursor":more}`), null when `members` is all. */
   more: string | null;
   lastId: number;
+  /**
+   * When the room's storage was created (ms). Ids are comparable only within
+   * one epoch: pass it back as `?epoch=` with `since` when resuming.
+   */
+  epoch: number;
   /** How many history chat frames follow this one: the client is caught up after them. */
   history: number;
 }
@@ -109,8 +116,8 @@ export interface HistoryGapFrame {
 }
 
 /**
- * Rich: `since` is past the room's last id, so the room's storage was reset
- * (deleted after ROOM_TTL, or a new deployment). Ids start again after
+ * Rich: `since` is past the room's last id, or was read in another epoch, so
+ * the room's storage was reset (deleted after ROOM_TTL, or a new deployment). Ids start again after
  * `lastId`: forget the ids held, or new messages would look like repeats.
  */
 export interface HistoryResetFrame {
