@@ -104,6 +104,8 @@ export class RoomClient {
   #attempts = 0;
   #opened = false;
   #me: WelcomeFrame["you"] | null = null;
+  /** The room epoch of the ids held (from the last welcome), sent back with `since`. */
+  #epoch: number | null = null;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #pongTimer: ReturnType<typeof setTimeout> | undefined;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -252,7 +254,12 @@ export class RoomClient {
     if (this.#options.token) url.searchParams.set("token", this.#options.token);
     else if (this.#options.guest) url.searchParams.set("guest", this.#options.guest);
     const since = this.history.since;
-    if (since !== null) url.searchParams.set("since", String(since));
+    if (since !== null) {
+      url.searchParams.set("since", String(since));
+      // Ids are comparable only within one epoch: a room reset since then
+      // answers history_reset instead of replaying the new ids as if old.
+      if (this.#epoch !== null) url.searchParams.set("epoch", String(this.#epoch));
+    }
     return url;
   }
 
@@ -359,6 +366,7 @@ export class RoomClient {
         this.#me = frame.you;
         this.#name ??= frame.you.name;
         this.history.welcome(frame.lastId);
+        this.#epoch = frame.epoch;
         this.#state = "live";
         this.#emit("status", { state: "live", reason: null, attempts: 0 });
         this.#emit("welcome", frame);
