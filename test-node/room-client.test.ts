@@ -72,6 +72,13 @@ describe("RoomClient from Node", () => {
     assert.deepEqual(alice.texts(), bob.texts()); // one order for everyone
     assert.equal(bob.chats.find((m) => m.message === "hello from bob")?.clientId, id);
     assert.equal(bob.client.pending, 0);
+    // The next attempt resumes within the room's epoch (docs/protocol.md):
+    // ids from before a reset must not be taken for new ones.
+    const welcome = bob.frames.find((f) => f.type === "welcome");
+    assert.ok(welcome, "bob was welcomed");
+    const next = bob.client.joinUrl().searchParams;
+    assert.equal(next.get("since"), String(Math.max(...bob.chats.map((m) => m.id))));
+    assert.equal(next.get("epoch"), String(welcome.epoch));
     // Alice hears of bob through presence frames (whatever their shape; they
     // are coalesced, so they may come a moment after the chat).
     await until("alice hears of bob", () =>
