@@ -7,6 +7,7 @@
 import { Hono, type Context } from "hono";
 import { api } from "./api-routes";
 import { encodeJoin, JOIN_HEADER, type JoinRequest } from "./chat-room";
+import { addressKey } from "./client-address";
 import { allowedOrigins, roomConfig } from "./config";
 import { guestIdFor } from "./guest-key";
 import { fail, handleError, jsonError } from "./http-errors";
@@ -40,8 +41,9 @@ const joinRoom = async (c: Context<{ Bindings: Env }>) => {
     rich: flagQuery(c, "rich"),
     batch: flagQuery(c, "batch"),
     since: intQuery(c, "since"),
-    // Set by Cloudflare's edge (and by wrangler dev); limits follow it across reconnects.
-    address: c.req.header("CF-Connecting-IP") ?? null,
+    // Set by Cloudflare's edge (and by wrangler dev); limits follow it across
+    // reconnects, and an IPv6 client's whole /64 counts as one address.
+    address: addressKey(c.req.header("CF-Connecting-IP")),
   };
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
     fail(426, "this is a WebSocket endpoint: connect with a WebSocket client", {
