@@ -64,22 +64,24 @@ function parseIpv6(text: string): number[] | null {
   }
   const halves = s.split("::");
   if (halves.length > 2) return null;
-  const groups = (part: string): number[] | null => {
-    if (part === "") return [];
-    const out: number[] = [];
-    for (const g of part.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const head = groups(halves[0]!);
-  const rest = halves.length === 2 ? groups(halves[1]!) : [];
+  const head = hexGroups(halves[0]!);
+  const rest = halves.length === 2 ? hexGroups(halves[1]!) : [];
   if (!head || !rest) return null;
   const known = head.length + rest.length + tailGroups.length;
   if (halves.length === 2) {
     if (known > 7) return null;
-    return [...head, ...new Array<number>(8 - known).fill(0), ...rest, ...tailGroups];
+    return [...head, ...Array.from({ length: 8 - known }, () => 0), ...rest, ...tailGroups];
   }
   return known === 8 ? [...head, ...tailGroups] : null;
+}
+
+/** Colon-separated hex groups, or null if one is not 1 to 4 hex digits. */
+function hexGroups(part: string): number[] | null {
+  if (part === "") return [];
+  const out: number[] = [];
+  for (const g of part.split(":")) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+    out.push(parseInt(g, 16));
+  }
+  return out;
 }
