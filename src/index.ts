@@ -32,7 +32,12 @@ const joinRoom = async (c: Context<{ Bindings: Env }>) => {
   const room = roomParam(c);
   if (!originAllowed(c.req.header("Origin"), c.req.url, allowedOrigins(c.env)))
     fail(403, "origin not allowed: add it to ALLOWED_ORIGINS to open sockets from that site");
-  const guest = await guestIdFor(c.req.query("guest"));
+  const guestKey = c.req.query("guest");
+  // Guest ids are derived with BROADCAST_TOKEN; a server without it (never
+  // under `npm run dev` or a deploy: both require it) cannot derive them.
+  if (guestKey && !c.env.BROADCAST_TOKEN)
+    fail(503, "guest keys are disabled: BROADCAST_TOKEN is not configured on the server");
+  const guest = await guestIdFor(guestKey, room, c.env.BROADCAST_TOKEN);
   if (!guest.ok) fail(400, `invalid guest: ${guest.error}`);
   const join: JoinRequest = {
     name: displayName(c.req.query("name"), "name", roomConfig(c.env).maxNameChars),
