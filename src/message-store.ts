@@ -5,6 +5,7 @@
  * evictions and restarts: trimming never deletes the newest row.
  */
 import type { ChatMessage } from "./protocol";
+import { tableExists } from "./sql-tables";
 
 type Row = {
   id: number;
@@ -36,10 +37,23 @@ export class MessageStore {
   #sql: SqlStorage;
   #limit: number;
   #lastId = 0;
+  /** False until the first message: reads answer as for an empty room, without a table. */
+  #exists: boolean;
+  #onCreate: () => void;
 
-  constructor(sql: SqlStorage, historyLimit: number) {
+  /** `onCreate` runs when the first message creates the table (the room then has storage to expire). */
+  constructor(sql: SqlStorage, historyLimit: number, onCreate: () => void = () => {}) {
     this.#sql = sql;
     this.#limit = historyLimit;
+    this.#onCreate = onCreate;
+    this.#exists = tableExists(sql, "messages");
+    if (this.#exists) this.#ensureTable();
+  }
+
+  /** Creates or upgrades the table; a room that never had a message has none. */
+  #ensureTable(): void {
+    const sql = this.#sql;
+    const created = !this.#exists;
     sql.exec(`CREATE TABLE IF NOT EXISTS messages (
       id INTEGER PRIMARY KEY,
       user TEXT NOT NULL,
@@ -60,11 +74,16 @@ export class MessageStore {
     sql.exec(
       "CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages (client_id) WHERE client_id IS NOT NULL",
     );
+    this.#exists = true;
     this.reloadLastId();
+    if (created) this.#onCreate();
   }
 
   /** Re-reads the last id, after a transaction that appended was rolled back. */
   reloadLastId(): void {
+    // A rollback can undo the table's creation too.
+    this.#exists = tableExists(this.#sql, "messages");
+    if (!this.#exists) return void (this.#lastId = 0);
     this.#lastId =
       this.#sql.exec<{ last: number | null }>("SELECT MAX(id) AS last FROM messages").one().last ??
       0;
@@ -89,6 +108,7 @@ export class MessageStore {
     clientId?: string,
     memberId?: string,
   ): ChatMessage & { duplicate?: true } {
+    if (!this.#exists) this.#ensureTable();
     const id = this.#lastId + 1;
     const inserted = this.#sql
       .exec(
@@ -120,6 +140,7 @@ export class MessageStore {
 
   /** When the newest message was stored, or null for a room without messages. */
   lastMessageAt(): number | null {
+    if (!this.#exists) return null;
     const [row] = this.#sql
       .exec<{ ts: number }>("SELECT ts FROM messages WHERE id = ?", this.#lastId)
       .toArray();
@@ -128,6 +149,7 @@ export class MessageStore {
 
   /** The kept message a client sent under `clientId`, if any. */
   byClientId(clientId: string): ChatMessage | null {
+    if (!this.#exists) return null;
     const [row] = this.#sql.exec<Row>(`${SELECT} WHERE client_id = ?`, clientId).toArray();
     return row ? toMessage(row) : null;
   }
@@ -140,6 +162,7 @@ export class MessageStore {
 
   /** Messages with an id above `since`, oldest first, at most `limit`. */
   after(since: number, limit: number): ChatMessage[] {
+    if (!this.#exists) return [];
     return this.#sql
       .exec<Row>(`${SELECT} WHERE id > ? ORDER BY id LIMIT ?`, since, limit)
       .toArray()
@@ -148,6 +171,7 @@ export class MessageStore {
 
   /** Id of the oldest message still kept, or null for an empty room. */
   oldestId(): number | null {
+    if (!this.#exists) return null;
     return this.#sql.exec<{ first: number | null }>("SELECT MIN(id) AS first FROM messages").one()
       .first;
   }
