@@ -136,7 +136,7 @@ const fromData = table.size;
 for (const [source, letters] of Object.entries({ ...SMALL_CAPITALS, ...OTHERS }))
   if (!table.has(source)) table.set(source, fold(letters));
 
-const entries = [...table].sort(([a], [b]) => a.codePointAt(0)! - b.codePointAt(0)!);
+const entries = [...table].toSorted(([a], [b]) => a.codePointAt(0)! - b.codePointAt(0)!);
 // Each entry is one source character followed by its ASCII skeleton; spaces separate them.
 const packed = entries.map(([s, t]) => s + t).join(" ");
 const escaped = [...packed]

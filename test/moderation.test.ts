@@ -79,17 +79,17 @@ describe("banning a guest", () => {
   });
 });
 
-describe("a guest and a verified member with the same id", () => {
-  /** A keyed guest, and a token holder whose sub is that guest's id. */
-  async function twins(room: string): Promise<{ guest: Client; member: Client; id: string }> {
-    const key = guestKey();
-    const guest = await connect(room, `rich=1&name=guest&guest=${key}`);
-    const id = await idOf(guest);
-    const member = await connect(room, `rich=1&token=${await token(room, id)}`);
-    expect(await idOf(member)).toBe(id);
-    return { guest, member, id };
-  }
+/** A keyed guest, and a token holder whose sub is that guest's id. */
+async function twins(room: string): Promise<{ guest: Client; member: Client; id: string }> {
+  const key = guestKey();
+  const guest = await connect(room, `rich=1&name=guest&guest=${key}`);
+  const id = await idOf(guest);
+  const member = await connect(room, `rich=1&token=${await token(room, id)}`);
+  expect(await idOf(member)).toBe(id);
+  return { guest, member, id };
+}
 
+describe("a guest and a verified member with the same id", () => {
   it("asks which one with 409 when the kind is left out, and removes neither", async () => {
     const room = uniqueRoom();
     const { guest, member, id } = await twins(room);

@@ -93,30 +93,30 @@ describe("a join whose storage read fails", () => {
   });
 });
 
+/** A room with a message, a remembered answer, and a ban that has ended. */
+async function busyRoom(): Promise<string> {
+  const room = uniqueRoom();
+  await api(`/rooms/${encodeURIComponent(room)}/messages`, {
+    method: "POST",
+    headers: { "Idempotency-Key": "k-1" },
+    json: { message: "hi" },
+  });
+  await api(`/rooms/${encodeURIComponent(room)}/members/gone?ban=60`, { method: "DELETE" });
+  await runInDurableObject(env.CHAT_ROOM.getByName(room), (_i, state) => {
+    state.storage.sql.exec("UPDATE member_bans SET until = ?", Date.now() - 1000);
+    state.storage.sql.exec("UPDATE idempotency_keys SET created_at = created_at - ?", DAY + 1000);
+  });
+  return room;
+}
+
+async function counts(room: string) {
+  return runInDurableObject(env.CHAT_ROOM.getByName(room), (_i, state) => ({
+    keys: state.storage.sql.exec("SELECT key FROM idempotency_keys").toArray().length,
+    bans: state.storage.sql.exec("SELECT member_id FROM member_bans").toArray().length,
+  }));
+}
+
 describe("the alarm", () => {
-  /** A room with a message, a remembered answer, and a ban that has ended. */
-  async function busyRoom(): Promise<string> {
-    const room = uniqueRoom();
-    await api(`/rooms/${encodeURIComponent(room)}/messages`, {
-      method: "POST",
-      headers: { "Idempotency-Key": "k-1" },
-      json: { message: "hi" },
-    });
-    await api(`/rooms/${encodeURIComponent(room)}/members/gone?ban=60`, { method: "DELETE" });
-    await runInDurableObject(env.CHAT_ROOM.getByName(room), (_i, state) => {
-      state.storage.sql.exec("UPDATE member_bans SET until = ?", Date.now() - 1000);
-      state.storage.sql.exec("UPDATE idempotency_keys SET created_at = created_at - ?", DAY + 1000);
-    });
-    return room;
-  }
-
-  async function counts(room: string) {
-    return runInDurableObject(env.CHAT_ROOM.getByName(room), (_i, state) => ({
-      keys: state.storage.sql.exec("SELECT key FROM idempotency_keys").toArray().length,
-      bans: state.storage.sql.exec("SELECT member_id FROM member_bans").toArray().length,
-    }));
-  }
-
   it("still purges bans and is set again when purging idempotency keys fails", async () => {
     const room = await busyRoom();
     const restore = await failSql(room, "DELETE FROM idempotency_keys");
