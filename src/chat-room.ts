@@ -179,6 +179,9 @@ export class ChatRoom extends DurableObject<Env> {
     this.#store = new MessageStore(ctx.storage.sql, this.#config.historyLimit, this.#firstWrite);
     this.#idempotency = new IdempotencyStore(ctx.storage.sql, this.#firstWrite);
     this.#bans = new BanStore(ctx.storage.sql, this.#firstWrite);
+    // Every room with storage keeps an alarm, so an abandoned one is deleted;
+    // a room without storage has nothing to delete and needs none.
+    if (this.#hasStorage) void ctx.blockConcurrencyWhile(() => this.#scheduleRetention());
     this.#slow = new SlowConsumers(
       {
         budget: this.#config.maxUnackedBytes,
@@ -575,12 +578,18 @@ export class ChatRoom extends DurableObject<Env> {
   /** The first write created a table: from now on the room has storage, so retention watches it. */
   #firstWrite = (): void => {
     this.#hasStorage = true;
-    const ttl = this.#config.roomTtlMs;
-    const at = Date.now() + (ttl === 0 ? PURGE_EVERY_MS : Math.min(ttl, PURGE_EVERY_MS));
-    scheduleAlarm(this.ctx.storage, at).catch((err: unknown) =>
+    this.#scheduleRetention().catch((err: unknown) =>
       this.#log("error", { room: this.#room, alarm: "schedule", error: errorName(err) }),
     );
   };
+
+  async #scheduleRetention(): Promise<void> {
+    const ttl = this.#config.roomTtlMs;
+    await scheduleAlarm(
+      this.ctx.storage,
+      Date.now() + (ttl === 0 ? PURGE_EVERY_MS : Math.min(ttl, PURGE_EVERY_MS)),
+    );
+  }
 
   /** After retention deleted everything, a new visitor starts an empty room. */
   async #reopenStorage(): Promise<void> {
