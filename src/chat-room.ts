@@ -539,6 +539,14 @@ export class ChatRoom extends DurableObject<Env> {
     await step("bans", () => this.#bans.purgeExpired(now));
     let expired = false;
     await step("retention", async () => {
+      // No table: no message, ban or webhook state to keep (an alarm left by
+      // a version that scheduled one on every visit). Nothing stays behind.
+      if (!hasTables(this.ctx.storage.sql)) {
+        await deleteRoomStorage(this.ctx.storage);
+        this.#hasStorage = false;
+        expired = true;
+        return;
+      }
       const verdict = await retentionVerdict(
         this.ctx.storage,
         { members: this.#sessions.size, lastMessageAt: this.#store.lastMessageAt() },

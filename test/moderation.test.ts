@@ -5,6 +5,8 @@
  * A ban on a keyed guest keeps that key out; a keyless guest (a new id on
  * every connection) can be removed but not banned, and the API says so.
  */
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { mintJoinToken } from "../src/join-token";
 import { api, Client, closeAll, connect, request, uniqueRoom, wsPath } from "./helpers";
@@ -144,6 +146,22 @@ describe("a guest and a verified member with the same id", () => {
     expect((await remove(room, id, "?kind=verified&ban=600")).status).toBe(200);
     expect((await joinStatus(room, `guest=${key}`)).status).toBe(101);
     expect((await joinStatus(room, `token=${await token(room, id)}`)).status).toBe(403);
+  });
+});
+
+describe("bans stored before bans had kinds", () => {
+  it("are kept as bans on verified members", async () => {
+    const room = uniqueRoom();
+    const stub = env.CHAT_ROOM.getByName(room);
+    await runInDurableObject(stub, (_i, state) => {
+      state.storage.sql.exec(
+        "CREATE TABLE bans (member_id TEXT PRIMARY KEY, until INTEGER NOT NULL)",
+      );
+      state.storage.sql.exec("INSERT INTO bans VALUES ('old-troll', ?)", Date.now() + 600_000);
+    });
+    await evictDurableObject(stub);
+    expect((await joinStatus(room, `token=${await token(room, "old-troll")}`)).status).toBe(403);
+    expect((await joinStatus(room, `token=${await token(room, "someone")}`)).status).toBe(101);
   });
 });
 

@@ -238,6 +238,19 @@ describe("a room costs nothing until it is used", () => {
   });
 });
 
+describe("a room visited before rooms were free", () => {
+  it("clears an alarm and a quiet-time key left on a room that never had a table", async () => {
+    const room = uniqueRoom();
+    // What the earlier version left on every visited room: an alarm, and the time its last member left.
+    await runInDurableObject(env.CHAT_ROOM.getByName(room), async (_i, state) => {
+      await state.storage.put("retention.emptiedAt", Date.now() - DAY);
+      await state.storage.setAlarm(Date.now() + DAY);
+    });
+    await runDurableObjectAlarm(env.CHAT_ROOM.getByName(room));
+    expect(await footprint(room)).toEqual({ tables: [], keys: [], alarm: null });
+  });
+});
+
 describe("bans outlive retention", () => {
   it("keeps bans still in force when a quiet room is deleted, and keeps the banned member out", async () => {
     const room = uniqueRoom();
