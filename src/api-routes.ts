@@ -83,10 +83,15 @@ api.get("/rooms/:room/members", async (c) => {
 api.delete("/rooms/:room/members/:id", async (c) => {
   const room = roomParam(c);
   const ban = intQuery(c, "ban", MAX_BAN_SECONDS);
+  const kind = c.req.query("kind") ?? null;
+  if (kind !== null && kind !== "guest" && kind !== "verified")
+    fail(400, 'invalid kind: use "verified" (a join token\'s sub) or "guest" (a guest\'s id)');
   const removed = await c.env.CHAT_ROOM.getByName(room).removeMember(
     c.req.param("id"),
+    kind,
     ban || null,
   );
+  if ("refused" in removed) fail(removed.refused, removed.error);
   if (removed.disconnected === 0 && removed.bannedUntil === null)
     fail(
       404,

@@ -8,8 +8,9 @@ import { DurableObject } from "cloudflare:workers";
 import { ActivityLog } from "./activity-log";
 import { AnswerLimits, answersPerWindow } from "./answer-limits";
 import { roomConfig, type RoomConfig } from "./config";
-import { BanStore } from "./ban-store";
+import { BanStore, type MemberKind } from "./ban-store";
 import { guestName } from "./display-name";
+import { KEYED_GUEST_ID } from "./guest-key";
 import { FanOut, tagsFor } from "./fan-out";
 import { IdempotencyStore } from "./idempotency-store";
 import type { Identity } from "./join-token";
@@ -24,6 +25,7 @@ import { SendLimits, senderKeys } from "./send-limits";
 import { parseAck, SlowConsumers } from "./slow-consumers";
 import { scheduleAlarm } from "./alarm-schedule";
 import { deleteRoomStorage, markEmptied, PURGE_EVERY_MS, retentionVerdict } from "./retention";
+import { hasTables } from "./sql-tables";
 import { toHex } from "./text";
 import {
   CLOSE_BANNED,
@@ -143,6 +145,15 @@ export interface Removed {
   bannedUntil: string | null;
 }
 
+/** A moderation request the room cannot carry out as asked, and why. */
+export interface RemovalRefused {
+  refused: 409 | 422;
+  error: string;
+}
+
+/** After a feature of alarm() failed, the alarm comes back this soon to try again. */
+const ALARM_RETRY_MS = 5 * 60 * 1000;
+
 export class ChatRoom extends DurableObject<Env> {
   #config: RoomConfig;
   #store: MessageStore;
@@ -172,19 +183,27 @@ export class ChatRoom extends DurableObject<Env> {
   #answers: AnswerLimits;
   #slowCheckScheduled = false;
 
-  /** False once retention deleted the storage: the next request creates the tables again. */
+  /** False once retention deleted the storage: the next request starts from empty stores. */
   #storageOpen = true;
+  /**
+   * The room has tables (a message, a ban, a remembered answer, webhook
+   * state). Tables and the retention alarm come with the first write: a room
+   * that was only joined keeps nothing.
+   */
+  #hasStorage: boolean;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#config = roomConfig(env);
-    this.#store = new MessageStore(ctx.storage.sql, this.#config.historyLimit);
-    this.#idempotency = new IdempotencyStore(ctx.storage.sql);
-    this.#bans = new BanStore(ctx.storage.sql);
-    // Every room with storage keeps an alarm, so an abandoned one is deleted.
-    void ctx.blockConcurrencyWhile(() => this.#scheduleRetention());
     this.#room = ctx.id.name ?? "";
     this.#log = logger(env.LOG_LEVEL);
+    this.#hasStorage = hasTables(ctx.storage.sql);
+    this.#store = new MessageStore(ctx.storage.sql, this.#config.historyLimit, this.#firstWrite);
+    this.#idempotency = new IdempotencyStore(ctx.storage.sql, this.#firstWrite);
+    this.#bans = new BanStore(ctx.storage.sql, this.#firstWrite);
+    // Every room with storage keeps an alarm, so an abandoned one is deleted;
+    // a room without storage has nothing to delete and needs none.
+    if (this.#hasStorage) void ctx.blockConcurrencyWhile(() => this.#scheduleRetention());
     this.#slow = this.#newSlowConsumers();
     this.#answers = new AnswerLimits(
       answersPerWindow(this.#config.rateLimitMessages),
@@ -238,15 +257,23 @@ export class ChatRoom extends DurableObject<Env> {
     if (!join || request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
       return new Response("expected a WebSocket upgrade from the Worker", { status: 400 });
 
+    // Everything that reads storage (bans, history) runs before the socket is
+    // accepted: if it throws, the join fails whole and nobody is counted.
     const refusal = this.#refusal(join);
     if (refusal) return refusal;
-    const { 0: client, 1: server } = new WebSocketPair();
     // From here on nothing awaits, so no message can be stored between the
     // history the joiner gets and its first live broadcast: no gap, no
     // duplicate at the seam.
+    const replay = this.#replayFor(join);
+    const { 0: client, 1: server } = new WebSocketPair();
     const member = this.#admit(server, join);
-    this.#catchUp(server, join, member);
-    this.#webhooks?.joined(member.id, Date.now());
+    this.#catchUp(server, join, member, replay);
+    try {
+      this.#webhooks?.joined(member.id, Date.now());
+    } catch (err) {
+      // The member is in: a webhook outbox that cannot be written must not undo that.
+      this.#log("error", { room: this.#room, webhook: "joined", error: errorName(err) });
+    }
     this.#activity.connected();
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -275,10 +302,14 @@ export class ChatRoom extends DurableObject<Env> {
         { status: 429, headers: { "Retry-After": "30" } },
       );
     }
-    if (join.identity) {
-      const until = this.#bans.bannedUntil(join.identity.id, Date.now());
+    // A keyless guest's id is new on every connection: nothing to check.
+    const [kind, id]: [MemberKind, string | null] = join.identity
+      ? ["verified", join.identity.id]
+      : ["guest", join.guestId];
+    if (id !== null) {
+      const until = this.#bans.bannedUntil(kind, id, Date.now());
       if (until !== null) {
-        this.#log("refused", { room: this.#room, member: join.identity.id, reason: "banned" });
+        this.#log("refused", { room: this.#room, member: id, kind, reason: "banned" });
         return Response.json(
           { error: `banned from this room until ${new Date(until).toISOString()}` },
           { status: 403 },
@@ -310,9 +341,13 @@ export class ChatRoom extends DurableObject<Env> {
     return member;
   }
 
-  /** The welcome (rich members only), then the history the joiner is owed; all of it counts against its budget. */
-  #catchUp(server: WebSocket, join: JoinRequest, member: Member): void {
-    const replay = this.#replayFor(join);
+  /** The welcome (rich members only), then the history the joiner is owed (read before admitting); all of it counts against its budget. */
+  #catchUp(
+    server: WebSocket,
+    join: JoinRequest,
+    member: Member,
+    replay = this.#replayFor(join),
+  ): void {
     const history = replay.frames.reduce((sum, f) => sum + f.length, 0);
     if (this.#slow.joined(server, history, join.since === null)) this.#checkSlowSoon();
     if (join.rich) {
@@ -456,14 +491,36 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /**
-   * Disconnects every socket of a member, telling them why in the close
-   * frame; with `banSeconds`, also keeps that id out until the ban ends.
+   * Disconnects every socket of a member of `kind` (verified: a token's
+   * `sub`; guest: a guest's id), telling them why in the close frame; with
+   * `banSeconds`, also keeps that member out until the ban ends. Without a
+   * kind, the kind of whoever has that id here, or verified if nobody does.
    */
-  async removeMember(memberId: string, banSeconds: number | null): Promise<Removed> {
+  async removeMember(
+    memberId: string,
+    kind: MemberKind | null,
+    banSeconds: number | null,
+  ): Promise<Removed | RemovalRefused> {
     await this.#reopenStorage();
     const now = Date.now();
     const until = banSeconds ? now + banSeconds * 1000 : null;
-    if (until !== null) this.#bans.ban(memberId, until, now);
+    const present = new Set(
+      [...this.#sessions.values()].filter((s) => s.id === memberId).map(kindOf),
+    );
+    if (kind === null && present.size > 1)
+      return {
+        refused: 409,
+        error:
+          "a guest and a verified member both have this id here: add ?kind=guest or ?kind=verified",
+      };
+    const which: MemberKind = kind ?? [...present][0] ?? "verified";
+    if (until !== null && which === "guest" && !KEYED_GUEST_ID.test(memberId))
+      return {
+        refused: 422,
+        error:
+          "only guests who join with a ?guest= key (16 hex digit ids) can be banned: a guest without one gets a new id on every connection, so it can be removed (leave out ?ban=) but not kept out; use a private room for that",
+      };
+    if (until !== null) this.#bans.ban(which, memberId, until, now);
     const [code, reason] =
       until === null
         ? [CLOSE_REMOVED, "removed by a moderator"]
@@ -471,13 +528,14 @@ export class ChatRoom extends DurableObject<Env> {
     let disconnected = 0;
     // Deleting the current entry while iterating a Map is safe.
     for (const [ws, session] of this.#sessions) {
-      if (session.id !== memberId) continue;
+      if (session.id !== memberId || kindOf(session) !== which) continue;
       this.#drop(ws, code, reason);
       disconnected++;
     }
     this.#log("moderate", {
       room: this.#room,
       member: memberId,
+      kind: which,
       disconnected,
       banned: until !== null,
     });
@@ -495,7 +553,7 @@ export class ChatRoom extends DurableObject<Env> {
     epoch: number | null = null,
   ): Promise<HistoryPage> {
     await this.#reopenStorage();
-    const reset = epoch !== null && epoch !== this.#store.epoch;
+    const reset = !this.#store.sameEpoch(epoch);
     const from = reset ? 0 : since;
     const messages = from === null ? this.#store.latest(limit) : this.#store.after(from, limit);
     const page: HistoryPage = {
@@ -513,25 +571,79 @@ export class ChatRoom extends DurableObject<Env> {
    * next time (scheduleAlarm keeps the earliest).
    */
   override async alarm(): Promise<void> {
+    await this.#reopenStorage();
     const now = Date.now();
-    const webhooksDue = await this.#webhooks?.runDue(now);
-    if (typeof webhooksDue === "number") await scheduleAlarm(this.ctx.storage, webhooksDue);
-    this.#idempotency.purgeExpired(now);
-    this.#bans.purgeExpired(now);
-    const verdict = await retentionVerdict(
-      this.ctx.storage,
-      { members: this.#sessions.size, lastMessageAt: this.#store.lastMessageAt() },
-      this.#config.roomTtlMs,
-      now,
-    );
-    if (verdict.delete) {
-      await deleteRoomStorage(this.ctx.storage);
-      this.#storageOpen = false;
-      this.#log("expired", { room: this.#room, ttlSeconds: this.#config.roomTtlMs / 1000 });
-      return;
-    }
-    await scheduleAlarm(this.ctx.storage, verdict.next);
+    // Each feature fails alone: one that throws is logged and retried soon,
+    // and the others and the reschedule still run.
+    let next = now + PURGE_EVERY_MS;
+    const comeBackAt = (at: number) => (next = Math.min(next, at));
+    const step = async (feature: string, work: () => unknown): Promise<void> => {
+      try {
+        await work();
+      } catch (err) {
+        this.#log("error", { room: this.#room, alarm: feature, error: errorName(err) });
+        comeBackAt(now + ALARM_RETRY_MS);
+      }
+    };
+    await step("webhooks", async () => {
+      const due = await this.#webhooks?.runDue(now);
+      if (typeof due === "number") comeBackAt(due);
+    });
+    await step("idempotency", () => this.#idempotency.purgeExpired(now));
+    await step("bans", () => this.#bans.purgeExpired(now));
+    let expired = false;
+    await step("retention", async () => {
+      // No table: no message, ban or webhook state to keep (an alarm left by
+      // a version that scheduled one on every visit). Nothing stays behind.
+      if (!hasTables(this.ctx.storage.sql)) {
+        await deleteRoomStorage(this.ctx.storage);
+        this.#hasStorage = false;
+        expired = true;
+        return;
+      }
+      const verdict = await retentionVerdict(
+        this.ctx.storage,
+        { members: this.#sessions.size, lastMessageAt: this.#store.lastMessageAt() },
+        this.#config.roomTtlMs,
+        now,
+      );
+      if (!verdict.delete) return comeBackAt(verdict.next);
+      await this.#expire(verdict.quietSince, now);
+      expired = true;
+    });
+    if (!expired) await scheduleAlarm(this.ctx.storage, next);
   }
+
+  /**
+   * Deletes the room's storage after ROOM_TTL of quiet, except bans still in
+   * force: those are kept (a 365-day ban outlives a quiet month), with an
+   * alarm for when the last one ends, and the room's quiet time with them.
+   */
+  async #expire(quietSince: number, now: number): Promise<void> {
+    const kept = this.#bans.inForce(now);
+    await deleteRoomStorage(this.ctx.storage);
+    this.#storageOpen = false;
+    this.#hasStorage = false;
+    this.#log("expired", {
+      room: this.#room,
+      ttlSeconds: this.#config.roomTtlMs / 1000,
+      bansKept: kept.length,
+    });
+    if (kept.length === 0) return;
+    const bans = new BanStore(this.ctx.storage.sql);
+    for (const b of kept) bans.ban(b.kind, b.memberId, b.until, now);
+    this.#hasStorage = true;
+    markEmptied(this.ctx.storage, quietSince);
+    await scheduleAlarm(this.ctx.storage, Math.max(...kept.map((b) => b.until)));
+  }
+
+  /** The first write created a table: from now on the room has storage, so retention watches it. */
+  #firstWrite = (): void => {
+    this.#hasStorage = true;
+    this.#scheduleRetention().catch((err: unknown) =>
+      this.#log("error", { room: this.#room, alarm: "schedule", error: errorName(err) }),
+    );
+  };
 
   async #scheduleRetention(): Promise<void> {
     const ttl = this.#config.roomTtlMs;
@@ -545,16 +657,16 @@ export class ChatRoom extends DurableObject<Env> {
   async #reopenStorage(): Promise<void> {
     if (this.#storageOpen) return;
     this.#storageOpen = true;
-    this.#store = new MessageStore(this.ctx.storage.sql, this.#config.historyLimit);
-    this.#idempotency = new IdempotencyStore(this.ctx.storage.sql);
-    this.#bans = new BanStore(this.ctx.storage.sql);
+    const sql = this.ctx.storage.sql;
+    this.#store = new MessageStore(sql, this.#config.historyLimit, this.#firstWrite);
+    this.#idempotency = new IdempotencyStore(sql, this.#firstWrite);
+    this.#bans = new BanStore(sql, this.#firstWrite);
     // Every per-room counter described the deleted history: ids start again.
     this.#recent.clear();
     this.#slow = this.#newSlowConsumers();
     const webhooks = webhookSettings(this.env);
     if (webhooks.ok && webhooks.value)
       this.#webhooks = new RoomWebhooks(this.ctx.storage, this.#room, webhooks.value, this.#log);
-    await this.#scheduleRetention();
   }
 
   #publish(author: Session, text: string, clientId: string | undefined, sender: WebSocket): void {
@@ -588,6 +700,8 @@ export class ChatRoom extends DurableObject<Env> {
       return this.ctx.storage.transactionSync(fn);
     } catch (err) {
       this.#store.reloadLastId();
+      // A rollback may also undo a table the transaction created.
+      this.#idempotency = new IdempotencyStore(this.ctx.storage.sql, this.#firstWrite);
       throw err;
     }
   }
@@ -637,7 +751,7 @@ export class ChatRoom extends DurableObject<Env> {
     const lastId = this.#store.lastId;
     // Past the last id, or read in another epoch: retention deleted the room
     // and its ids started again.
-    const otherEpoch = join.epoch != null && join.epoch !== this.#store.epoch;
+    const otherEpoch = !this.#store.sameEpoch(join.epoch);
     if (join.since > lastId || otherEpoch)
       return { frames: [], gap: { type: "history_reset", since: join.since, lastId } };
     const cached = this.#recent.after(join.since, this.#config.historyLimit, lastId);
@@ -792,7 +906,8 @@ export class ChatRoom extends DurableObject<Env> {
     }
     this.#schedulePresence();
     this.#webhooks?.left(session.id, Date.now());
-    if (this.#sessions.size === 0) markEmptied(this.ctx.storage, Date.now());
+    // A room without storage has nothing to expire: it leaves nothing behind.
+    if (this.#sessions.size === 0 && this.#hasStorage) markEmptied(this.ctx.storage, Date.now());
     this.#activity.disconnected();
   }
 }
@@ -800,6 +915,15 @@ export class ChatRoom extends DurableObject<Env> {
 /** Sockets from before places were recorded (none survive a deploy) go last, to new places. */
 function joinPlace(a: Attachment): number {
   return a.seq ?? Number.MAX_SAFE_INTEGER;
+}
+
+function kindOf(member: Member): MemberKind {
+  return member.verified ? "verified" : "guest";
+}
+
+/** An error's name for the logs, never its message (which may quote user input). */
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
 }
 
 function toMember(s: Member): Member {

@@ -7,6 +7,7 @@
 import { Hono, type Context } from "hono";
 import { api } from "./api-routes";
 import { encodeJoin, JOIN_HEADER, type JoinRequest } from "./chat-room";
+import { addressKey } from "./client-address";
 import { allowedOrigins, roomConfig } from "./config";
 import { guestIdFor } from "./guest-key";
 import { fail, handleError, jsonError } from "./http-errors";
@@ -31,7 +32,12 @@ const joinRoom = async (c: Context<{ Bindings: Env }>) => {
   const room = roomParam(c);
   if (!originAllowed(c.req.header("Origin"), c.req.url, allowedOrigins(c.env)))
     fail(403, "origin not allowed: add it to ALLOWED_ORIGINS to open sockets from that site");
-  const guest = await guestIdFor(c.req.query("guest"));
+  const guestKey = c.req.query("guest");
+  // Guest ids are derived with BROADCAST_TOKEN; a server without it (never
+  // under `npm run dev` or a deploy: both require it) cannot derive them.
+  if (guestKey && !c.env.BROADCAST_TOKEN)
+    fail(503, "guest keys are disabled: BROADCAST_TOKEN is not configured on the server");
+  const guest = await guestIdFor(guestKey, room, c.env.BROADCAST_TOKEN);
   if (!guest.ok) fail(400, `invalid guest: ${guest.error}`);
   const join: JoinRequest = {
     name: displayName(c.req.query("name"), "name", roomConfig(c.env).maxNameChars),
@@ -41,8 +47,9 @@ const joinRoom = async (c: Context<{ Bindings: Env }>) => {
     batch: flagQuery(c, "batch"),
     since: intQuery(c, "since"),
     epoch: intQuery(c, "epoch"),
-    // Set by Cloudflare's edge (and by wrangler dev); limits follow it across reconnects.
-    address: c.req.header("CF-Connecting-IP") ?? null,
+    // Set by Cloudflare's edge (and by wrangler dev); limits follow it across
+    // reconnects, and an IPv6 client's whole /64 counts as one address.
+    address: addressKey(c.req.header("CF-Connecting-IP")),
   };
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
     fail(426, "this is a WebSocket endpoint: connect with a WebSocket client", {

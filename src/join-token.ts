@@ -10,6 +10,11 @@ import { EVERY_ROOM } from "./room-name";
 import { charCount, hasControlChar } from "./text";
 
 export const MAX_SUB_CHARS = 128;
+/**
+ * Longest a join token may live, counted from now: minted tokens get at most
+ * this, and a token from elsewhere whose `exp` lies further ahead is refused,
+ * so a leaked token is useless within a day.
+ */
 export const MAX_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 /**
  * Clocks of the backend that mints and of Cloudflare's edge disagree a
@@ -33,7 +38,8 @@ function refuse(status: 401 | 403 | 503, error: string): TokenCheck {
 
 /**
  * Checks a join token for `room`: signature (HS256 only; `alg: none` and
- * others are refused), expiry (required), and the claims this service needs.
+ * others are refused), expiry (required, at most MAX_TOKEN_TTL_SECONDS
+ * ahead), and the claims this service needs.
  */
 export async function verifyJoinToken(
   token: string,
@@ -88,6 +94,8 @@ function checkTimes(exp: unknown, nbf: unknown, iat: unknown, now: number): stri
   if (!isTime(exp) || (nbf !== undefined && !isTime(nbf)) || (iat !== undefined && !isTime(iat)))
     return 'join token has a malformed "exp", "nbf" or "iat": use seconds since the epoch';
   if (exp + CLOCK_LEEWAY_SECONDS <= now) return "join token has expired: ask for a new one";
+  if (exp - CLOCK_LEEWAY_SECONDS > now + MAX_TOKEN_TTL_SECONDS)
+    return `join token lives too long: its "exp" is ${Math.round(exp - now)} s ahead, more than the ${MAX_TOKEN_TTL_SECONDS} s (24 h) allowed; mint tokens that expire sooner`;
   const start = Math.max(isTime(nbf) ? nbf : -Infinity, isTime(iat) ? iat : -Infinity);
   if (start - CLOCK_LEEWAY_SECONDS > now)
     return `join token is not valid yet: its ${start === nbf ? '"nbf"' : '"iat"'} is ${Math.round(start - now)} s in the future, more than the ${CLOCK_LEEWAY_SECONDS} s allowed for clock drift; check the clock of the server that minted it`;

@@ -7,6 +7,7 @@
  * because retention deleted the room.
  */
 import type { ChatMessage } from "./protocol";
+import { tableExists } from "./sql-tables";
 
 type Row = {
   id: number;
@@ -50,11 +51,25 @@ export class MessageStore {
   #sql: SqlStorage;
   #limit: number;
   #lastId = 0;
-  #epoch: number;
+  /** 0 until the first message creates the storage; see `epoch`. */
+  #epoch = 0;
+  /** False until the first message: reads answer as for an empty room, without a table. */
+  #exists: boolean;
+  #onCreate: () => void;
 
-  constructor(sql: SqlStorage, historyLimit: number) {
+  /** `onCreate` runs when the first message creates the table (the room then has storage to expire). */
+  constructor(sql: SqlStorage, historyLimit: number, onCreate: () => void = () => {}) {
     this.#sql = sql;
     this.#limit = historyLimit;
+    this.#onCreate = onCreate;
+    this.#exists = tableExists(sql, "messages");
+    if (this.#exists) this.#ensureTable();
+  }
+
+  /** Creates or upgrades the table; a room that never had a message has none. */
+  #ensureTable(): void {
+    const sql = this.#sql;
+    const created = !this.#exists;
     sql.exec(`CREATE TABLE IF NOT EXISTS messages (
       id INTEGER PRIMARY KEY,
       user TEXT NOT NULL,
@@ -88,7 +103,9 @@ export class MessageStore {
     const [row] = sql.exec<{ epoch: number }>("SELECT epoch FROM message_epoch").toArray();
     this.#epoch = row?.epoch ?? Date.now();
     if (!row) sql.exec("INSERT INTO message_epoch (epoch) VALUES (?)", this.#epoch);
+    this.#exists = true;
     this.reloadLastId();
+    if (created) this.#onCreate();
   }
 
   /**
@@ -99,8 +116,23 @@ export class MessageStore {
     return this.#epoch;
   }
 
+  /**
+   * Whether ids read in `epoch` are this storage's. 0 is the epoch of a room
+   * with no storage yet: every id a reader got after such a welcome came from
+   * the storage its first message created, so 0 matches it.
+   */
+  sameEpoch(epoch: number | null | undefined): boolean {
+    return epoch == null || epoch === 0 || epoch === this.#epoch;
+  }
+
   /** Re-reads the last id, after a transaction that appended was rolled back. */
   reloadLastId(): void {
+    // A rollback can undo the table's creation too.
+    this.#exists = tableExists(this.#sql, "messages");
+    if (!this.#exists) {
+      this.#epoch = 0;
+      return void (this.#lastId = 0);
+    }
     this.#lastId =
       this.#sql.exec<{ last: number | null }>("SELECT MAX(id) AS last FROM messages").one().last ??
       0;
@@ -127,6 +159,7 @@ export class MessageStore {
     memberId?: string,
     scope = "",
   ): ChatMessage & { duplicate?: true } {
+    if (!this.#exists) this.#ensureTable();
     const id = this.#lastId + 1;
     const inserted = this.#sql
       .exec(
@@ -161,6 +194,7 @@ export class MessageStore {
 
   /** When the newest message was stored, or null for a room without messages. */
   lastMessageAt(): number | null {
+    if (!this.#exists) return null;
     const [row] = this.#sql
       .exec<{ ts: number }>("SELECT ts FROM messages WHERE id = ?", this.#lastId)
       .toArray();
@@ -173,6 +207,7 @@ export class MessageStore {
    * scopes were room-wide: they are found by the guest's member id.
    */
   byClientId(scope: string, clientId: string, memberId: string): ChatMessage | null {
+    if (!this.#exists) return null;
     const [row] = this.#sql
       .exec<Row>(
         `${SELECT} WHERE client_id = ? AND (client_scope = ? OR (client_scope = '' AND member_id = ?)) LIMIT 1`,
@@ -192,6 +227,7 @@ export class MessageStore {
 
   /** Messages with an id above `since`, oldest first, at most `limit`. */
   after(since: number, limit: number): ChatMessage[] {
+    if (!this.#exists) return [];
     return this.#sql
       .exec<Row>(`${SELECT} WHERE id > ? ORDER BY id LIMIT ?`, since, limit)
       .toArray()
@@ -200,6 +236,7 @@ export class MessageStore {
 
   /** Id of the oldest message still kept, or null for an empty room. */
   oldestId(): number | null {
+    if (!this.#exists) return null;
     return this.#sql.exec<{ first: number | null }>("SELECT MIN(id) AS first FROM messages").one()
       .first;
   }

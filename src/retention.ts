@@ -1,9 +1,10 @@
 /**
  * @module retention
  * Deletes a room's storage once it has had no members and no new messages
- * for ROOM_TTL, and purges expired idempotency keys and bans on the way.
- * Driven by the room's alarm: each room that has storage keeps one set, at
- * most a day ahead, so an abandoned room is gone ROOM_TTL after it went quiet.
+ * for ROOM_TTL, and purges expired idempotency keys and bans on the way;
+ * bans still in force are kept until they end. Driven by the room's alarm:
+ * each room that has storage keeps one set (from its first write), at most
+ * a day ahead, so an abandoned room is gone ROOM_TTL after it went quiet.
  */
 
 /** Expired keys and bans are purged at least this often while a room lives. */
@@ -19,9 +20,11 @@ export interface RetentionState {
   lastMessageAt: number | null;
 }
 
-export type RetentionVerdict = { delete: true } | { delete: false; next: number };
+export type RetentionVerdict =
+  | { delete: true; /** When the room went quiet. */ quietSince: number }
+  | { delete: false; next: number };
 
-/** Remembers that the room just became empty; its quiet time starts now. */
+/** Remembers that the room became empty at `now`; its quiet time starts then. */
 export function markEmptied(storage: DurableObjectStorage, now: number): void {
   // Not awaited: the runtime's output gate holds replies until it is written.
   void storage.put(EMPTIED_AT, now);
@@ -47,7 +50,9 @@ export async function retentionVerdict(
     return { delete: false, next: Math.min(purge, now + ttlMs) };
   }
   const due = lastActive + ttlMs;
-  return due <= now ? { delete: true } : { delete: false, next: Math.min(purge, due) };
+  return due <= now
+    ? { delete: true, quietSince: lastActive }
+    : { delete: false, next: Math.min(purge, due) };
 }
 
 /** Deletes everything the room stored, and its alarm. */

@@ -264,7 +264,7 @@ describe("schema", () => {
     await runInDurableObject(stub, (_instance, state) => {
       const sql = state.storage.sql;
       // The room as the first version left it: no verified, no client_id.
-      sql.exec("DROP TABLE messages");
+      sql.exec("DROP TABLE IF EXISTS messages");
       sql.exec(
         "CREATE TABLE messages (id INTEGER PRIMARY KEY, user TEXT NOT NULL, message TEXT NOT NULL, ts INTEGER NOT NULL)",
       );

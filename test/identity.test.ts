@@ -116,6 +116,18 @@ describe("joining with a signed token", () => {
       /not valid yet: its "iat" is .* check the clock/,
     ],
     [
+      "whose 'exp' lies more than a day (plus the leeway) ahead",
+      (room) => joinToken({ sub: "u", room, exp: now() + 24 * 3600 + 120 }),
+      401,
+      /lives too long: its "exp" is 865[12]\d s ahead, more than the 86400 s \(24 h\) allowed/,
+    ],
+    [
+      "whose 'exp' is years ahead",
+      (room) => joinToken({ sub: "u", room, exp: now() + 10 * 365 * 24 * 3600 }),
+      401,
+      /lives too long/,
+    ],
+    [
       "with a string exp",
       (room) => joinToken({ sub: "u", room, exp: String(now() + 600) }),
       401,

@@ -90,6 +90,31 @@ describe("?guest= keys", () => {
     }
   });
 
+  it("give one key a different id in every room, which nobody without the server's secret can compute", async () => {
+    const mine = key();
+    const rooms = [uniqueRoom(), uniqueRoom()];
+    const clients = [
+      await connect(rooms[0]!, `rich=1&name=Bo&guest=${mine}`),
+      await connect(rooms[1]!, `rich=1&name=Bo&guest=${mine}`),
+    ];
+    try {
+      await Promise.all(clients.map((c) => c.untilType("welcome")));
+      const [a, b] = clients.map((c) => c.ofType("welcome")[0]!.you.id as string);
+      expect(a).toMatch(/^[0-9a-f]{16}$/);
+      expect(b).toMatch(/^[0-9a-f]{16}$/);
+      expect(a).not.toBe(b);
+      // Not a plain hash of the key (what anyone could compute to link a guest).
+      const digest = await crypto.subtle.digest(
+        "SHA-256",
+        new TextEncoder().encode(`guest:${mine}`),
+      );
+      const plain = [...new Uint8Array(digest)].map((x) => x.toString(16).padStart(2, "0"));
+      expect([a, b]).not.toContain(plain.join("").slice(0, 16));
+    } finally {
+      closeAll(clients);
+    }
+  });
+
   it("is ignored next to a token: the id is the token's sub", async () => {
     const room = uniqueRoom();
     const client = await connect(

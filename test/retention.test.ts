@@ -1,13 +1,17 @@
 /**
  * Retention: a room with no members and no new messages for ROOM_TTL (30
  * days by default) deletes its storage from its alarm; expired idempotency
- * keys and bans are purged on the way. Time is moved by back-dating what the
- * room stored, then the alarm is run with runDurableObjectAlarm.
+ * keys and bans are purged on the way, and bans still in force are kept.
+ * A room keeps no tables, keys or alarm until its first write. Time is moved
+ * by back-dating what the room stored, then the alarm is run with
+ * runDurableObjectAlarm.
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, connect, uniqueRoom } from "./helpers";
+import { mintJoinToken } from "../src/join-token";
+import { api, closeAll, connect, request, uniqueRoom, wsPath } from "./helpers";
+import { TEST_JOIN_SECRET } from "./test-env";
 
 const DAY = 24 * 60 * 60 * 1000;
 const TTL = 30 * DAY;
@@ -126,19 +130,26 @@ describe("purging", () => {
     const room = uniqueRoom();
     expect((await post(room, "keyed", "key-1")).status).toBe(201);
     const stub = env.CHAT_ROOM.getByName(room);
+    for (const [id, seconds] of [
+      ["gone", 60],
+      ["still", DAY / 1000],
+    ] as const)
+      await api(`/rooms/${encodeURIComponent(room)}/members/${id}?ban=${seconds}`, {
+        method: "DELETE",
+      });
     await runInDurableObject(stub, (_i, state) => {
       state.storage.sql.exec("UPDATE idempotency_keys SET created_at = created_at - ?", DAY + 1000);
+      // The minute of the first ban passes.
       state.storage.sql.exec(
-        "INSERT INTO bans (member_id, until) VALUES ('gone', ?), ('still', ?)",
+        "UPDATE member_bans SET until = ? WHERE member_id = 'gone'",
         Date.now() - 1000,
-        Date.now() + DAY,
       );
     });
     await runDurableObjectAlarm(stub);
     const left = await runInDurableObject(stub, (_i, state) => ({
       keys: state.storage.sql.exec("SELECT key FROM idempotency_keys").toArray().length,
       bans: state.storage.sql
-        .exec<{ member_id: string }>("SELECT member_id FROM bans")
+        .exec<{ member_id: string }>("SELECT member_id FROM member_bans")
         .toArray()
         .map((b) => b.member_id),
     }));
@@ -209,5 +220,141 @@ describe("a room deleted by retention and used again", () => {
     const room = uniqueRoom();
     const res = await api(`/rooms/${room}/messages?since=3&epoch=abc`);
     expect(res.status).toBe(400);
+  });
+});
+
+/** Everything a room keeps: its tables, its key-value keys and its alarm. */
+async function footprint(room: string) {
+  return runInDurableObject(env.CHAT_ROOM.getByName(room), async (_i, state) => ({
+    tables: state.storage.sql
+      .exec<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
+      )
+      .toArray()
+      .map((r) => r.name),
+    keys: [...(await state.storage.list()).keys()],
+    alarm: await state.storage.getAlarm(),
+  }));
+}
+
+describe("a room costs nothing until it is used", () => {
+  it("keeps no table, key or alarm after guests and members joined, read and left", async () => {
+    const room = uniqueRoom();
+    const guest = await connect(room, "rich=1&name=ann&since=0");
+    const keyed = await connect(room, `rich=1&guest=${"k".repeat(20)}`);
+    await guest.untilType("welcome");
+    // Every read a stranger or a script can make of an empty room.
+    const history = await api(`/rooms/${encodeURIComponent(room)}/messages?since=0`);
+    // Epoch 0: no storage yet (docs/protocol.md).
+    expect(await history.json()).toEqual({ messages: [], lastId: 0, oldestId: null, epoch: 0 });
+    const stats = await api(`/rooms/${encodeURIComponent(room)}`);
+    expect(await stats.json()).toMatchObject({ members: 2, lastId: 0 });
+    guest.send({ type: "members" });
+    await guest.untilType("members");
+    guest.close();
+    keyed.close();
+    await guest.untilClosed();
+    await keyed.untilClosed();
+    expect(await footprint(room)).toEqual({ tables: [], keys: [], alarm: null });
+  });
+
+  it("answers a joiner of an empty room with an empty history, and its since with a reset", async () => {
+    const room = uniqueRoom();
+    const fresh = await connect(room, "rich=1");
+    const resuming = await connect(room, "rich=1&since=3");
+    try {
+      await fresh.untilType("welcome");
+      expect(fresh.ofType("welcome")[0]).toMatchObject({ lastId: 0, history: 0 });
+      await resuming.untilType("history_reset");
+      expect(resuming.ofType("history_reset")[0]).toMatchObject({ since: 3, lastId: 0 });
+    } finally {
+      closeAll([fresh, resuming]);
+    }
+    expect((await footprint(room)).tables).toEqual([]);
+  });
+
+  it("creates its tables and alarm with the first message, from a socket or the API", async () => {
+    const socketRoom = uniqueRoom();
+    const member = await connect(socketRoom, "name=ann");
+    member.send({ message: "first" });
+    await member.untilChats(1);
+    member.close();
+    await member.untilClosed();
+    const bySocket = await footprint(socketRoom);
+    expect(bySocket.tables).toContain("messages");
+    expect(bySocket.alarm).not.toBeNull();
+    // Its quiet time starts when the last member leaves.
+    expect(bySocket.keys).toEqual(["retention.emptiedAt"]);
+
+    const apiRoom = uniqueRoom();
+    expect((await post(apiRoom, "first")).status).toBe(201);
+    const byApi = await footprint(apiRoom);
+    expect(byApi.tables).toContain("messages");
+    expect(byApi.alarm).not.toBeNull();
+  });
+
+  it("creates the ban table and the alarm with the first ban, and nothing else", async () => {
+    const room = uniqueRoom();
+    const res = await api(`/rooms/${encodeURIComponent(room)}/members/u-1?ban=60`, {
+      method: "DELETE",
+    });
+    expect(res.status).toBe(200);
+    const after = await footprint(room);
+    expect(after.tables).toEqual(["member_bans"]);
+    expect(after.alarm).not.toBeNull();
+  });
+});
+
+describe("a room visited before rooms were free", () => {
+  it("clears an alarm and a quiet-time key left on a room that never had a table", async () => {
+    const room = uniqueRoom();
+    // What the earlier version left on every visited room: an alarm, and the time its last member left.
+    await runInDurableObject(env.CHAT_ROOM.getByName(room), async (_i, state) => {
+      await state.storage.put("retention.emptiedAt", Date.now() - DAY);
+      await state.storage.setAlarm(Date.now() + DAY);
+    });
+    await runDurableObjectAlarm(env.CHAT_ROOM.getByName(room));
+    expect(await footprint(room)).toEqual({ tables: [], keys: [], alarm: null });
+  });
+});
+
+describe("bans outlive retention", () => {
+  it("keeps bans still in force when a quiet room is deleted, and keeps the banned member out", async () => {
+    const room = uniqueRoom();
+    await post(room, "old");
+    const ban = await api(`/rooms/${encodeURIComponent(room)}/members/spammer?ban=${365 * 86400}`, {
+      method: "DELETE",
+    });
+    expect(ban.status).toBe(200);
+    const { bannedUntil } = (await ban.json()) as { bannedUntil: string };
+    await backdate(room, TTL + 1000);
+    expect(await runDurableObjectAlarm(env.CHAT_ROOM.getByName(room))).toBe(true);
+
+    const after = await footprint(room);
+    // The messages are gone; the ban and an alarm for its end are not.
+    expect(after.tables).toEqual(["member_bans"]);
+    expect(after.alarm).toBe(Date.parse(bannedUntil));
+    const history = await api(`/rooms/${encodeURIComponent(room)}/messages?since=0`);
+    expect(await history.json()).toMatchObject({ messages: [], lastId: 0 });
+    const token = await mintJoinToken(TEST_JOIN_SECRET, { sub: "spammer", room }, 600);
+    const refused = await request(wsPath(room, `token=${token.token}`), {
+      headers: { Upgrade: "websocket" },
+    });
+    expect(refused.status).toBe(403);
+  });
+
+  it("deletes what is left once the last ban has ended", async () => {
+    const room = uniqueRoom();
+    await post(room, "old");
+    await api(`/rooms/${encodeURIComponent(room)}/members/spammer?ban=3600`, { method: "DELETE" });
+    await backdate(room, TTL + 1000);
+    await runDurableObjectAlarm(env.CHAT_ROOM.getByName(room));
+    expect((await footprint(room)).tables).toEqual(["member_bans"]);
+    // The hour passes.
+    await runInDurableObject(env.CHAT_ROOM.getByName(room), (_i, state) => {
+      state.storage.sql.exec("UPDATE member_bans SET until = until - ?", 3600_000 + 1000);
+    });
+    await runDurableObjectAlarm(env.CHAT_ROOM.getByName(room));
+    expect(await footprint(room)).toEqual({ tables: [], keys: [], alarm: null });
   });
 });

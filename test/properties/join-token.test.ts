@@ -4,8 +4,8 @@
  * claims are `sub` (1 to 128 characters, no control characters), `name`
  * (optional display name; without one, `sub` trimmed and cut to
  * MAX_NAME_CHARS, or `member` if that leaves nothing), `room` (the room, or
- * `*` for every room), `exp` (required) and optional `nbf`, judged with 60 s
- * of leeway. A valid token joins under its own id and name, `verified`;
+ * `*` for every room), `exp` (required, at most 24 h ahead) and optional
+ * `nbf`, judged with 60 s of leeway. A valid token joins under its own id and name, `verified`;
  * expired, malformed or badly signed tokens and bad claims get a JSON 401, a
  * token for another room a 403.
  *
@@ -18,6 +18,9 @@ import { describe, expect, it } from "vitest";
 import { request, uniqueRoom, wsPath, Client } from "../helpers";
 import { TEST_JOIN_SECRET } from "../test-env";
 import { MAX_NAME, notAString, opts, whitespaceOnly } from "./arbitraries";
+
+/** The documented longest life of a token, in seconds. */
+const DAY = 24 * 3600;
 import { answer, upgrade } from "./http";
 import { invalidName, validName } from "./labels";
 
@@ -86,6 +89,8 @@ const tokenCase = (room: string): fc.Arbitrary<TokenCase> =>
       scope: fc.constantFrom(room, "*", room.normalize("NFD")),
       exp: fc.oneof(
         fc.integer({ min: 60, max: 3600 }).map((d) => now() + d),
+        // Up to the 24 h maximum, and past it by less than the leeway.
+        fc.integer({ min: 23 * 3600, max: DAY + 45 }).map((d) => now() + d),
         // Expired less than 60 s ago: within the leeway.
         fc.integer({ min: 1, max: 45 }).map((d) => now() - d),
       ),
@@ -116,6 +121,9 @@ const tokenCase = (room: string): fc.Arbitrary<TokenCase> =>
         fc
           .integer({ min: 75, max: 3600 })
           .map((d) => ({ kind: "not-yet" as const, nbf: now() + d })),
+        fc
+          .integer({ min: DAY + 75, max: 100 * 365 * DAY })
+          .map((d) => ({ kind: "too-long" as const, exp: now() + d })),
       ),
     })
     .map(({ sub, name, scope, exp, nbf, broken }): TokenCase => {
@@ -138,6 +146,8 @@ const tokenCase = (room: string): fc.Arbitrary<TokenCase> =>
           return { claims: { ...claims, exp: broken.exp }, status: 401 };
         case "not-yet":
           return { claims: { ...claims, nbf: broken.nbf }, status: 401 };
+        case "too-long":
+          return { claims: { ...claims, exp: broken.exp }, status: 401 };
       }
     });
 

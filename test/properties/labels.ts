@@ -129,17 +129,19 @@ export const edgeWhitespace = fc.constantFrom(...WHITESPACE);
 
 /**
  * docs/identity.md: disguises of "private-" a public room may not use —
- * letter case, fullwidth forms, accents, the listed look-alike letters and
- * dashes. Each result differs from "private-" and must be refused.
+ * letter case, fullwidth forms, accents, look-alike letters and dashes,
+ * small capitals (ᴘʀɪᴠᴀᴛᴇ) and letters with no compatibility mapping that
+ * Unicode's confusables data draws as Latin (Lisu ꓑ, Coptic ⲣ, Cherokee ꮩ).
+ * Each result differs from "private-" and must be refused.
  */
 const LOOKALIKE: Record<string, string[]> = {
-  p: ["р", "ρ"],
-  r: ["г"],
-  i: ["і", "ӏ", "ι", "ı", "l", "1", "|"],
-  v: ["ѵ", "ν", "ᴠ"],
-  a: ["а", "α"],
-  t: ["т", "τ"],
-  e: ["е", "ε"],
+  p: ["р", "ρ", "ᴘ", "ꓑ", "ⲣ"],
+  r: ["г", "ʀ", "ꭇ"],
+  i: ["і", "ӏ", "ι", "ı", "l", "1", "|", "ɪ", "ɩ", "ꙇ"],
+  v: ["ѵ", "ν", "ᴠ", "ꮩ"],
+  a: ["а", "α", "ᴀ", "⍺"],
+  t: ["т", "τ", "ᴛ", "ꓔ"],
+  e: ["е", "ε", "ᴇ", "ҽ"],
   "-": ["‐", "−", "–", "—", "˗", "ー", "─", "━", "⎯"],
 };
 const disguise = (ch: string) =>

