@@ -10,7 +10,7 @@
  * Names and messages are inserted with textContent only.
  */
 import type { ChatMessage } from "@edge-chat/client";
-import { parseRoomName } from "../src/room-name.ts";
+import { parseRoomName } from "../src/identity/room-name.ts";
 import { ConsoleApi, MESSAGE_PAGE, type Answer, type ListedMember } from "./console-api.ts";
 import { ActivitySeries, draw } from "./console-chart.ts";
 

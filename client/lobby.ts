@@ -4,7 +4,7 @@
  * redirects /chat/?room=x to the room); the script checks the name before
  * leaving, remembers the display name and lists the rooms visited lately.
  */
-import { parseRoomName } from "../src/room-name";
+import { parseRoomName } from "../src/identity/room-name";
 import { shortTime } from "./format";
 import {
   checkName,

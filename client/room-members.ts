@@ -5,7 +5,7 @@
  * member key, never by name (a guest may take anyone's name), and apart from
  * the DOM so the rules are easy to read.
  */
-import { skeleton } from "../src/lookalike.ts";
+import { skeleton } from "../src/identity/lookalike.ts";
 import type {
   ChatMessage,
   Member,

@@ -5,7 +5,7 @@
  * classic script in <head>, so the socket starts connecting at once and a
  * message typed and sent before the page is fully parsed is sent too.
  */
-import { parseRoomSegment } from "../src/room-name.ts";
+import { parseRoomSegment } from "../src/identity/room-name.ts";
 import { RoomClient, type ServerFrame } from "@edge-chat/client";
 import { RoomInput } from "./room-input.ts";
 import { RoomMembers } from "./room-members.ts";

@@ -4,8 +4,8 @@
  * visited lately. localStorage may be missing or full (private windows,
  * disabled storage); every function then degrades to "nothing remembered".
  */
-import { MAX_NAME_CHARS, parseDisplayName } from "../src/display-name";
-import { parseRoomName } from "../src/room-name";
+import { MAX_NAME_CHARS, parseDisplayName } from "../src/identity/display-name";
+import { parseRoomName } from "../src/identity/room-name";
 
 const NAME_KEY = "chat.displayName";
 const GUEST_KEY = "chat.guestKey";

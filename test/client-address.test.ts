@@ -6,7 +6,7 @@
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { addressKey } from "../src/client-address";
+import { addressKey } from "../src/worker/client-address";
 import { closeAll, connect, request, TEST_TOKEN, uniqueRoom, wsPath, type Client } from "./helpers";
 import { TEST_API_RATE_LIMIT } from "./test-env";
 

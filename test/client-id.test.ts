@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
-import { MessageStore } from "../src/message-store";
+import { MessageStore } from "../src/room/message-store";
 import { api, closeAll, connect, uniqueRoom } from "./helpers";
 import { TEST_JOIN_SECRET } from "./test-env";
 

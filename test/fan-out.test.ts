@@ -3,7 +3,7 @@
  * frame (chat one by one, batched, rich only) and what a broken socket does.
  */
 import { describe, expect, it } from "vitest";
-import { FanOut, tagsFor, type SocketGroups } from "../src/fan-out";
+import { FanOut, tagsFor, type SocketGroups } from "../src/room/fan-out";
 
 class FakeSocket {
   sent: string[] = [];

@@ -11,7 +11,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { ChatRoom } from "../src/chat-room";
+import type { ChatRoom } from "../src/room/chat-room";
 import {
   api,
   Client,

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
+import worker from "../src/worker/index";
 import {
   api,
   closeAll,

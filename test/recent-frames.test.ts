@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "../src/protocol";
-import { RecentFrames, serialize } from "../src/recent-frames";
+import { serialize } from "../src/protocol";
+import { RecentFrames } from "../src/room/recent-frames";
 
 const msg = (id: number): ChatMessage => ({ id, message: `m${id}`, user: "u", ts: id });
 const ids = (frames: string[] | null) =>

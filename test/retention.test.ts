@@ -9,7 +9,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { mintJoinToken } from "../src/join-token";
+import { mintJoinToken } from "../src/identity/join-token";
 import { api, closeAll, connect, request, uniqueRoom, wsPath } from "./helpers";
 import { TEST_JOIN_SECRET } from "./test-env";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseRoomName, parseRoomSegment } from "../src/room-name";
-import { parseDisplayName } from "../src/display-name";
+import { parseRoomName, parseRoomSegment } from "../src/identity/room-name";
+import { parseDisplayName } from "../src/identity/display-name";
 
 describe("room names", () => {
   it.each([

@@ -16,7 +16,7 @@ import {
   wsPath,
   type Client,
 } from "./helpers";
-import { mintJoinToken } from "../src/join-token";
+import { mintJoinToken } from "../src/identity/join-token";
 import { TEST_HISTORY_ON_JOIN, TEST_JOIN_SECRET } from "./test-env";
 
 const PER_SENDER = 20;

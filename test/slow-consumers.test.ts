@@ -6,7 +6,7 @@
  * never acknowledges may be sent 8 MiB of live chat per connection.
  */
 import { describe, expect, it } from "vitest";
-import { NEVER_ACKED_FACTOR, SlowConsumers } from "../src/slow-consumers";
+import { NEVER_ACKED_FACTOR, SlowConsumers } from "../src/room/slow-consumers";
 import { api, closeAll, connect, presentNames, uniqueRoom, type Client } from "./helpers";
 import { TEST_HISTORY_LIMIT, TEST_HISTORY_ON_JOIN } from "./test-env";
 

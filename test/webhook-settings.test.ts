@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { webhookSettings } from "../src/room-webhooks";
+import { webhookSettings } from "../src/webhooks/room-webhooks";
 
 describe("webhook settings", () => {
   it("are off when WEBHOOK_URL is empty or unset", () => {

@@ -11,7 +11,7 @@
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseDisplayName } from "../../src/display-name";
+import { parseDisplayName } from "../../src/identity/display-name";
 import { request, uniqueRoom, wsPath, Client, type Frame } from "../helpers";
 import { anyText, MAX_NAME, opts, whitespaceOnly } from "./arbitraries";
 import { answer, upgrade } from "./http";

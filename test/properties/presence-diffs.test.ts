@@ -7,7 +7,7 @@
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MEMBER_PAGE, Roster } from "../../src/presence";
+import { MEMBER_PAGE, Roster } from "../../src/room/presence";
 import type { Member, PresenceFrame } from "../../src/protocol";
 import { opts } from "./arbitraries";
 

@@ -13,7 +13,7 @@
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseRoomName, parseRoomSegment } from "../../src/room-name";
+import { parseRoomName, parseRoomSegment } from "../../src/identity/room-name";
 import { request, uniqueRoom, wsPath, Client } from "../helpers";
 import { anyText, encodeEveryByte, MAX_ROOM, opts, tricky, unicodeText } from "./arbitraries";
 import { answer, bearer, postMessage, upgrade } from "./http";

@@ -6,7 +6,7 @@
  * read nor a JSON.stringify per message. Filled from storage once per wake,
  * then kept current by every stored message.
  */
-import type { ChatFrame, ChatMessage } from "./protocol";
+import { serialize, type ChatMessage } from "../protocol";
 
 export class RecentFrames {
   #capacity: number;
@@ -70,9 +70,4 @@ export class RecentFrames {
     const from = since - this.#firstId + 1;
     return this.#frames.slice(from, from + limit);
   }
-}
-
-/** The one way a stored message becomes a chat frame, live or replayed. */
-export function serialize(message: ChatMessage): string {
-  return JSON.stringify({ type: "chat", ...message } satisfies ChatFrame);
 }

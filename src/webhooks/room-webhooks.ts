@@ -10,11 +10,11 @@
  * delivered, and a batch that is dropped (expired, or refused with a
  * permanent 4xx) is followed by a resync that states the room as it is now.
  */
-import { scheduleAlarm } from "./alarm-schedule";
-import { roomConfig, type ConfigVars } from "./config";
-import type { Log } from "./log";
-import type { ChatMessage } from "./protocol";
-import { serialize } from "./recent-frames";
+import { scheduleAlarm } from "../alarm-schedule";
+import { roomConfig, type ConfigVars } from "../config";
+import type { Log } from "../log";
+import { serialize, type ChatMessage } from "../protocol";
+
 import { WebhookOutbox, type Batch, type BatchEffects, type QueuedEvent } from "./webhook-outbox";
 import { signWebhook } from "./webhook-signature";
 

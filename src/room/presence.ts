@@ -13,7 +13,7 @@
  * Anchors: Phoenix Presence sends diffs; Pusher caps presence lists at 100;
  * Centrifugo serves the full list on request.
  */
-import type { Member, MemberRef, PresenceFrame } from "./protocol";
+import type { Member, MemberRef, PresenceFrame } from "../protocol";
 
 /** Members in a welcome and in one page of a `members` answer. */
 export const MEMBER_PAGE = 100;

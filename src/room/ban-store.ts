@@ -6,7 +6,7 @@
  * id happens to equal a member's `sub` is neither banned nor spared with it.
  * The table is created by the first ban: a room nobody was banned from has none.
  */
-import { tableExists } from "./sql-tables";
+import { tableExists } from "../sql-tables";
 
 export type MemberKind = "verified" | "guest";
 

@@ -4,10 +4,10 @@
  * failure is a 400 whose message names the parameter.
  */
 import type { Context } from "hono";
-import { parseDisplayName } from "./display-name";
+import { parseDisplayName } from "../identity/display-name";
 import { fail } from "./http-errors";
-import { MEMBER_CURSOR } from "./protocol";
-import { parseRoomSegment } from "./room-name";
+import { MEMBER_CURSOR } from "../protocol";
+import { parseRoomSegment } from "../identity/room-name";
 
 /**
  * Rooms already accepted, by raw path segment: a storm of joins to one room

@@ -6,8 +6,8 @@
  * storage's epoch (when it was created) tells readers when ids restarted
  * because retention deleted the room.
  */
-import type { ChatMessage } from "./protocol";
-import { tableExists } from "./sql-tables";
+import type { ChatMessage } from "../protocol";
+import { tableExists } from "../sql-tables";
 
 type Row = {
   id: number;

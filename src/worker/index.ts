@@ -6,18 +6,18 @@
  */
 import { Hono, type Context } from "hono";
 import { api } from "./api-routes";
-import { encodeJoin, JOIN_HEADER, type JoinRequest } from "./chat-room";
+import { encodeJoin, JOIN_HEADER, type JoinRequest } from "../room/chat-room";
 import { addressKey } from "./client-address";
-import { allowedOrigins, roomConfig } from "./config";
-import { guestIdFor } from "./guest-key";
+import { allowedOrigins, roomConfig } from "../config";
+import { guestIdFor } from "../identity/guest-key";
 import { fail, handleError, jsonError } from "./http-errors";
-import { verifyJoinToken, type Identity } from "./join-token";
+import { verifyJoinToken, type Identity } from "../identity/join-token";
 import { originAllowed } from "./origin";
 import { pages } from "./pages";
-import { isPrivateRoom } from "./room-name";
+import { isPrivateRoom } from "../identity/room-name";
 import { displayName, flagQuery, intQuery, missingRoom, roomParam } from "./request-params";
 
-export { ChatRoom } from "./chat-room";
+export { ChatRoom } from "../room/chat-room";
 
 const app = new Hono<{ Bindings: Env }>();
 

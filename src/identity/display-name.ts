@@ -3,9 +3,9 @@
  * Names people show in a room. They are labels, not identities: anyone may
  * pick any name unless a signed join token fixes it.
  */
-import { DEFAULTS } from "./config";
+import { DEFAULTS } from "../config";
 import { findHiddenChar } from "./hidden-chars";
-import { charCount, hasControlChar, type Parsed } from "./text";
+import { charCount, hasControlChar, type Parsed } from "../text";
 
 /** The default limit; MAX_NAME_CHARS in the environment overrides it. */
 export const MAX_NAME_CHARS = DEFAULTS.maxNameChars;

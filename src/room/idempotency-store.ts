@@ -4,7 +4,7 @@
  * script that retries after a timeout gets the first answer back instead of
  * posting the message twice. Keys live in the room's own SQLite.
  */
-import { tableExists } from "./sql-tables";
+import { tableExists } from "../sql-tables";
 
 /** How long a key is remembered. Retries come within seconds; a day is generous. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;

@@ -3,7 +3,7 @@
  * Pusher's webhook signature: hex HMAC-SHA256 of the raw body, keyed with
  * the secret, sent as X-Pusher-Signature beside X-Pusher-Key.
  */
-import { toHex } from "./text";
+import { toHex } from "../text";
 
 /** The X-Pusher-Signature value for `body`. */
 export async function signWebhook(secret: string, body: string): Promise<string> {

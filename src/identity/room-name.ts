@@ -6,7 +6,7 @@
 
 import { findHiddenChar } from "./hidden-chars";
 import { skeleton } from "./lookalike";
-import { charCount, hasControlChar, type Parsed } from "./text";
+import { charCount, hasControlChar, type Parsed } from "../text";
 
 export const MAX_ROOM_CHARS = 64;
 

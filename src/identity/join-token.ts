@@ -7,7 +7,7 @@
 import { sign, verify } from "hono/jwt";
 import { parseDisplayName } from "./display-name";
 import { EVERY_ROOM } from "./room-name";
-import { charCount, hasControlChar } from "./text";
+import { charCount, hasControlChar } from "../text";
 
 export const MAX_SUB_CHARS = 128;
 /**

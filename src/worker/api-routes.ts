@@ -8,15 +8,15 @@ import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { validator } from "hono/validator";
 import { requireBroadcastToken } from "./auth";
-import type { IdempotencyKey } from "./chat-room";
-import { MAX_BODY_BYTES, roomConfig } from "./config";
+import type { IdempotencyKey } from "../room/chat-room";
+import { MAX_BODY_BYTES, roomConfig } from "../config";
 import { fail } from "./http-errors";
 import { parseInjectBody } from "./inject-body";
 import { limitApiRequests } from "./rate-limit";
-import { mintJoinToken, MAX_TOKEN_TTL_SECONDS, verifyJoinToken } from "./join-token";
-import { MEMBER_PAGE } from "./presence";
+import { mintJoinToken, MAX_TOKEN_TTL_SECONDS, verifyJoinToken } from "../identity/join-token";
+import { MEMBER_PAGE } from "../room/presence";
 import { cursorQuery, intQuery, missingRoom, roomParam } from "./request-params";
-import { toHex } from "./text";
+import { toHex } from "../text";
 
 const MAX_BAN_SECONDS = 365 * 24 * 60 * 60;
 /** Members per page of the members API, at most: an answer never grows with the room. */

@@ -7,26 +7,26 @@
 import { DurableObject } from "cloudflare:workers";
 import { ActivityLog } from "./activity-log";
 import { AnswerLimits, answersPerWindow } from "./answer-limits";
-import { roomConfig, type RoomConfig } from "./config";
+import { roomConfig, type RoomConfig } from "../config";
 import { BanStore, type MemberKind } from "./ban-store";
-import { guestName } from "./display-name";
-import { KEYED_GUEST_ID } from "./guest-key";
+import { guestName } from "../identity/display-name";
+import { KEYED_GUEST_ID } from "../identity/guest-key";
 import { FanOut, tagsFor } from "./fan-out";
 import { IdempotencyStore } from "./idempotency-store";
-import type { Identity } from "./join-token";
-import { logger, type Log } from "./log";
+import type { Identity } from "../identity/join-token";
+import { logger, type Log } from "../log";
 import { clientScope, MessageStore } from "./message-store";
 import { MEMBER_PAGE, Roster, type MemberInfo, type MemberPage } from "./presence";
 import { PublishHook, type HookAnswer, type HookAsk } from "./publish-hook";
-import { RecentFrames, serialize } from "./recent-frames";
+import { RecentFrames } from "./recent-frames";
 import { closeQuietly, trySend } from "./sockets";
-import { RoomWebhooks, webhookSettings } from "./room-webhooks";
+import { RoomWebhooks, webhookSettings } from "../webhooks/room-webhooks";
 import { SendLimits, senderKeys } from "./send-limits";
 import { parseAck, SlowConsumers } from "./slow-consumers";
-import { scheduleAlarm } from "./alarm-schedule";
+import { scheduleAlarm } from "../alarm-schedule";
 import { deleteRoomStorage, markEmptied, PURGE_EVERY_MS, retentionVerdict } from "./retention";
-import { hasTables } from "./sql-tables";
-import { toHex } from "./text";
+import { hasTables } from "../sql-tables";
+import { toHex } from "../text";
 import {
   CLOSE_BANNED,
   CLOSE_REMOVED,
@@ -35,12 +35,13 @@ import {
   checkMessageText,
   parseClientFrame,
   rateLimitedFrame,
+  serialize,
   type ChatMessage,
   type HistoryGapFrame,
   type HistoryResetFrame,
   type Member,
   type ServerFrame,
-} from "./protocol";
+} from "../protocol";
 
 /** What the Worker has already validated about a joining socket. */
 export interface JoinRequest {

@@ -3,11 +3,11 @@
  * The inject API's two body shapes: one message, or a batch of up to
  * MAX_BATCH that is stored and delivered in order.
  */
-import { parseDisplayName } from "./display-name";
-import type { Injection } from "./chat-room";
-import type { RoomConfig } from "./config";
-import { checkMessageText } from "./protocol";
-import type { Parsed } from "./text";
+import { parseDisplayName } from "../identity/display-name";
+import type { Injection } from "../room/chat-room";
+import type { RoomConfig } from "../config";
+import { checkMessageText } from "../protocol";
+import type { Parsed } from "../text";
 
 export const MAX_BATCH = 100;
 

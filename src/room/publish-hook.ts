@@ -9,10 +9,10 @@
  * Memory is bounded: MAX_IN_FLIGHT calls per room, MAX_WAITING_PER_SENDER
  * messages per sender; past either the message is refused as "busy".
  */
-import { parseDisplayName } from "./display-name";
-import type { Log } from "./log";
-import { checkMessageText, type ErrorFrame, type Member } from "./protocol";
-import { signWebhook } from "./webhook-signature";
+import { parseDisplayName } from "../identity/display-name";
+import type { Log } from "../log";
+import { checkMessageText, type ErrorFrame, type Member } from "../protocol";
+import { signWebhook } from "../webhooks/webhook-signature";
 
 /** Hook calls one room has open at once. */
 export const MAX_IN_FLIGHT = 32;

@@ -5,7 +5,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { logger } from "./log";
+import { logger } from "../log";
 
 /** Throws an HTTP error whose JSON body tells a person what to fix. */
 export function fail(status: ContentfulStatusCode, error: string, headers?: HeadersInit): never {

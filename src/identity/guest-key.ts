@@ -7,7 +7,7 @@
  * another guest's id (ids are public, keys are not), and one guest's ids in
  * two rooms cannot be linked by anyone without the secret.
  */
-import { toHex, type Parsed } from "./text";
+import { toHex, type Parsed } from "../text";
 
 const GUEST_KEY = /^[A-Za-z0-9_-]{16,128}$/;
 

@@ -6,7 +6,7 @@
  * much as the connection itself. Refusals, moderation and errors stay one
  * line per event (src/log.ts).
  */
-import type { Log } from "./log";
+import type { Log } from "../log";
 
 /** How long counts are gathered before they are written as one line. */
 export const ACTIVITY_INTERVAL_MS = 1000;

@@ -16,8 +16,8 @@ import { Hono, type Context } from "hono";
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { secureHeaders } from "hono/secure-headers";
-import { DEFAULTS, roomConfig } from "./config";
-import { MAX_ROOM_CHARS, parseRoomName, parseRoomSegment } from "./room-name";
+import { DEFAULTS, roomConfig } from "../config";
+import { MAX_ROOM_CHARS, parseRoomName, parseRoomSegment } from "../identity/room-name";
 
 type Page = HtmlEscapedString | Promise<HtmlEscapedString>;
 
