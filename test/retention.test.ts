@@ -6,7 +6,7 @@
  * by back-dating what the room stored, then the alarm is run with
  * runDurableObjectAlarm.
  */
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { mintJoinToken } from "../src/identity/join-token";
@@ -216,6 +216,30 @@ describe("a room deleted by retention and used again", () => {
     }
   });
 
+  it("keeps the epoch it welcomed members with before its first message, across a wake", async () => {
+    const room = uniqueRoom();
+    const early = await connect(room, "rich=1");
+    await early.untilType("welcome");
+    const promised = early.ofType("welcome")[0]!.epoch as number;
+    expect(promised).toBeGreaterThan(0);
+    // The room has no storage yet; waking it must not forget what it told.
+    await evictDurableObject(env.CHAT_ROOM.getByName(room));
+    await post(room, "first");
+    await early.untilChats(1);
+    const page = (await (await api(`/rooms/${room}/messages`)).json()) as { epoch: number };
+    expect(page.epoch).toBe(promised);
+    early.close();
+    await post(room, "second");
+    const back = await connect(room, `rich=1&since=1&epoch=${promised}`);
+    try {
+      await back.untilChats(1);
+      expect(back.ofType("history_reset")).toEqual([]);
+      expect(back.ofType("chat").map((m) => m.message)).toEqual(["second"]);
+    } finally {
+      back.close();
+    }
+  });
+
   it("refuses an epoch that is not a whole number", async () => {
     const room = uniqueRoom();
     const res = await api(`/rooms/${room}/messages?since=3&epoch=abc`);
@@ -245,8 +269,8 @@ describe("a room costs nothing until it is used", () => {
     await guest.untilType("welcome");
     // Every read a stranger or a script can make of an empty room.
     const history = await api(`/rooms/${encodeURIComponent(room)}/messages?since=0`);
-    // Epoch 0: no storage yet (docs/protocol.md).
-    expect(await history.json()).toEqual({ messages: [], lastId: 0, oldestId: null, epoch: 0 });
+    // Nobody was promised an epoch over HTTP, so none is made up (docs/http-api.md).
+    expect(await history.json()).toMatchObject({ messages: [], lastId: 0, oldestId: null });
     const stats = await api(`/rooms/${encodeURIComponent(room)}`);
     expect(await stats.json()).toMatchObject({ members: 2, lastId: 0 });
     guest.send({ type: "members" });

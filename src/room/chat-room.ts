@@ -93,6 +93,8 @@ interface Attachment extends Member {
   everyone?: boolean;
   /** A guest with a `?guest=` key: its clientIds are its own, not the room's. */
   keyed?: boolean;
+  /** The epoch the member was welcomed with: a room without storage keeps its promise across a wake. */
+  epoch?: number;
 }
 
 type Session = Attachment;
@@ -332,6 +334,7 @@ export class ChatRoom extends DurableObject<Env> {
       address: join.address,
     };
     if (!join.identity && join.guestId !== null) attachment.keyed = true;
+    attachment.epoch = this.#store.promiseEpoch(undefined);
     // Pending batched frames hold messages the joiner's history will carry:
     // send them to the others first, so nobody gets one twice.
     this.#fanOut.flush();
@@ -727,6 +730,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   #addSession(ws: WebSocket, attachment: Attachment): void {
     this.#sessions.set(ws, attachment);
+    this.#store.promiseEpoch(attachment.epoch);
     attachment.seq = this.#roster.add(toMember(attachment), attachment.seq);
     const address = attachment.address;
     if (address) this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);

@@ -51,7 +51,7 @@ export class MessageStore {
   #sql: SqlStorage;
   #limit: number;
   #lastId = 0;
-  /** 0 until the first message creates the storage; see `epoch`. */
+  /** The stored epoch; before the first write, the one promised to members (see promiseEpoch). */
   #epoch = 0;
   /** False until the first message: reads answer as for an empty room, without a table. */
   #exists: boolean;
@@ -101,7 +101,7 @@ export class MessageStore {
     );
     sql.exec("CREATE TABLE IF NOT EXISTS message_epoch (epoch INTEGER NOT NULL)");
     const [row] = sql.exec<{ epoch: number }>("SELECT epoch FROM message_epoch").toArray();
-    this.#epoch = row?.epoch ?? Date.now();
+    this.#epoch = row?.epoch ?? (this.#epoch || Date.now());
     if (!row) sql.exec("INSERT INTO message_epoch (epoch) VALUES (?)", this.#epoch);
     this.#exists = true;
     this.reloadLastId();
@@ -117,22 +117,26 @@ export class MessageStore {
   }
 
   /**
-   * Whether ids read in `epoch` are this storage's. 0 is the epoch of a room
-   * with no storage yet: every id a reader got after such a welcome came from
-   * the storage its first message created, so 0 matches it.
+   * The epoch for a room without storage yet: the one its members were
+   * welcomed with (kept in their sockets' attachments across a wake), or a
+   * new one for the first member. The first write stores it, so ids its
+   * members get belong to the epoch they were told. Returns it.
    */
+  promiseEpoch(promised: number | undefined): number {
+    if (!this.#exists && this.#epoch === 0) this.#epoch = promised || Date.now();
+    return this.#epoch;
+  }
+
+  /** Whether ids read in `epoch` are this storage's (no epoch given: assumed so). */
   sameEpoch(epoch: number | null | undefined): boolean {
-    return epoch == null || epoch === 0 || epoch === this.#epoch;
+    return epoch == null || epoch === this.#epoch;
   }
 
   /** Re-reads the last id, after a transaction that appended was rolled back. */
   reloadLastId(): void {
     // A rollback can undo the table's creation too.
     this.#exists = tableExists(this.#sql, "messages");
-    if (!this.#exists) {
-      this.#epoch = 0;
-      return void (this.#lastId = 0);
-    }
+    if (!this.#exists) return void (this.#lastId = 0);
     this.#lastId =
       this.#sql.exec<{ last: number | null }>("SELECT MAX(id) AS last FROM messages").one().last ??
       0;
