@@ -25,8 +25,12 @@ export interface RelayPush {
   frames: [id: number, frame: string][];
   /** Presence frames: `window` for rich sockets, `all` for those that asked for every member. */
   presence?: { window: string; all: string }[];
-  /** Frames for one socket (errors, receipts, member pages), in order, by socket id. */
-  answers?: [sid: string, frame: string][];
+  /**
+   * Frames for one socket (errors, receipts, member pages), in order, by
+   * socket id, each with the room's last id when it was made: it goes out
+   * after that frame and before the next.
+   */
+  answers?: [sid: string, frame: string, afterId: number][];
   /** Sockets the room let go of (kick, ban, unknown), to close with this code. */
   closes?: [sid: string, code: number, reason: string][];
 }
@@ -88,7 +92,7 @@ export class RemoteSocket {
 interface Outbox {
   frames: [number, string][];
   presence: { window: string; all: string }[];
-  answers: [string, string][];
+  answers: [string, string, number][];
   closes: [string, number, string][];
   /** Failed pushes in a row, for the backoff. */
   failures: number;
@@ -148,7 +152,7 @@ export class RelayLinks {
   }
 
   answer(ws: RemoteSocket, frame: string): void {
-    this.#outbox(ws.relay).answers.push([ws.sid, frame]);
+    this.#outbox(ws.relay).answers.push([ws.sid, frame, this.#state().lastId]);
     this.#schedule();
   }
 
