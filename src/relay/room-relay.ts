@@ -22,7 +22,7 @@ import {
   type RelayJoinAnswer,
 } from "../room/chat-room";
 import { FanOut, tagsFor } from "../room/fan-out";
-import { type RelayMember, type RelayPush, withTimeout } from "../room/relay-links";
+import { CallTimeout, type RelayMember, type RelayPush, withTimeout } from "../room/relay-links";
 import { parseAck, SlowConsumers } from "../room/slow-consumers";
 import { closeQuietly, trySend } from "../room/sockets";
 import { toHex } from "../text";
@@ -110,7 +110,10 @@ export class RoomRelay extends DurableObject<Env> {
       );
     } catch (err) {
       this.#error("join", err);
-      return unreachable();
+      // No answer: try again later. An error the room threw (its storage
+      // failed) fails the upgrade as it would on the room itself (500).
+      if (err instanceof CallTimeout) return unreachable();
+      throw err;
     }
     if (!answer.ok) {
       const headers: Record<string, string> = { "Content-Type": "application/json" };

@@ -53,11 +53,16 @@ export const RELAY_CALL_TIMEOUT_MS = 5_000;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
-/** Rejects when `promise` takes longer than `ms`: every call between objects has a deadline. */
+/** A call between objects that got no answer in time (the other may still carry it out). */
+export class CallTimeout extends Error {
+  override name = "CallTimeout";
+}
+
+/** Rejects with CallTimeout when `promise` takes longer than `ms`: every call between objects has a deadline. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new CallTimeout(`${what} timed out after ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => {
     if (timer !== undefined) clearTimeout(timer);
