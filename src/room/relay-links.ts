@@ -228,6 +228,16 @@ export class RelayLinks {
         const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** box.failures);
         setTimeout(() => {
           this.#inFlight.delete(relay);
+          // A relay left with no members and nothing to close needs no retry.
+          const pending = this.#outboxes.get(relay);
+          if (
+            !this.#members.has(relay) &&
+            pending &&
+            pending.frames.length === 0 &&
+            pending.answers.length === 0 &&
+            pending.closes.length === 0
+          )
+            this.#outboxes.delete(relay);
           this.#send(relay);
         }, delay);
       },
