@@ -74,7 +74,7 @@ export default defineConfig({
           exclude: [WEBHOOK_TESTS, PUBLISH_HOOK_TESTS, ...NOT_WITH_RELAYS],
         },
       },
-      {
+      ...[1, 3].map((relays) => ({
         extends: true,
         plugins: [
           worker({
@@ -82,10 +82,15 @@ export default defineConfig({
             WEBHOOK_KEY: TEST_WEBHOOK_KEY,
             WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
             WEBHOOK_MESSAGES: "true",
+            ROOM_RELAYS: String(relays),
           }),
         ],
-        test: { name: "webhooks", include: [WEBHOOK_TESTS] },
-      },
+        // Membership is the room's with or without relays: the same events.
+        test: {
+          name: relays === 1 ? "webhooks" : "webhooks-relays",
+          include: [WEBHOOK_TESTS],
+        },
+      })),
       {
         extends: true,
         plugins: [
