@@ -162,7 +162,7 @@ const out = `/**
  */
 export const CONFUSABLES = "${escaped}";
 `;
-const target = join(root, "src", "confusables.ts");
+const target = join(root, "src", "identity", "confusables.ts");
 if (process.argv.includes("--check")) {
   // The committed file is formatted by oxfmt: compare the table, not the layout.
   const committed = readFileSync(target, "utf8").replace(/\s+/g, " ");

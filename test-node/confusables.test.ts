@@ -14,5 +14,5 @@ it("the committed look-alike table is what the generator writes from the data", 
     [join(PROJECT_ROOT, "scripts", "generate-confusables.ts"), "--check"],
     { cwd: PROJECT_ROOT },
   );
-  assert.match(stdout, /src\/confusables\.ts is current: \d+ entries/);
+  assert.match(stdout, /src\/identity\/confusables\.ts is current: \d+ entries/);
 });

@@ -10,7 +10,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { NEVER_ACKED_FACTOR, SlowConsumers } from "../src/room/slow-consumers";
 import { answersPerWindow } from "../src/room/answer-limits";
-import { api, closeAll, connect, uniqueRoom, type Client } from "./helpers";
+import { api, closeAll, connect, uniqueRoom } from "./helpers";
 
 /** RATE_LIMIT_MESSAGES in the test Worker is wrangler.toml's 20; the documented allowance is 5 times it. */
 const ANSWERS = 5 * 20;

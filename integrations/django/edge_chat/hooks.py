@@ -21,7 +21,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
-from .webhooks import InvalidWebhook, _setting, signed_json
+from .webhooks import InvalidWebhook, signed_json, verified_post
 
 #: Hook calls are never retried: a call older than this is a replay (or a
 #: clock that is far off). Clocks may drift either way by as much.
@@ -151,25 +151,17 @@ def publish_hook(
     """
 
     def decorate(inner: View) -> View:
-        from django.http import HttpResponseNotAllowed, JsonResponse
+        from django.http import JsonResponse
         from django.views.decorators.csrf import csrf_exempt
 
         @csrf_exempt
         @functools.wraps(inner)
         def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
-            if request.method != "POST":
-                return HttpResponseNotAllowed(["POST"])
-            try:
-                publish = verify_publish(
-                    request.body,
-                    request.headers.get("X-Pusher-Signature"),
-                    secret=secret or _setting("WEBHOOK_SECRET"),
-                    key=request.headers.get("X-Pusher-Key"),
-                    expected_key=key or _setting("WEBHOOK_KEY") or None,
-                    max_age=max_age,
-                )
-            except InvalidWebhook as err:
-                return JsonResponse({"error": str(err)}, status=401)
+            publish, refusal = verified_post(
+                request, verify_publish, secret=secret, key=key, max_age=max_age
+            )
+            if refusal is not None:
+                return refusal
             answer = inner(request, publish, *args, **kwargs)
             if not isinstance(answer, JsonResponse):
                 raise TypeError(
