@@ -123,7 +123,9 @@ describe("ROOM_RELAYS=3 under `npm run dev`", () => {
         back.ws.close();
       }
     } catch (err) {
-      throw new Error(`${String(err)}\n--- npm run dev ---\n${log.slice(-40).join("\n")}`);
+      throw new Error(`${String(err)}\n--- npm run dev ---\n${log.slice(-40).join("\n")}`, {
+        cause: err,
+      });
     } finally {
       for (const m of members) m.ws.close();
     }
