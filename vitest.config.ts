@@ -16,6 +16,13 @@ import {
 
 const WEBHOOK_TESTS = "test/webhooks.test.ts";
 const PUBLISH_HOOK_TESTS = "test/publish-hook.test.ts";
+/** Tests of a room spread over relays: only in the "relays" project. */
+const RELAY_TESTS = "test/relays.test.ts";
+/**
+ * Room tests that do not apply to a room over relays, each for a reason
+ * given in docs/testing.md.
+ */
+const NOT_WITH_RELAYS: string[] = [];
 
 /** The Worker as wrangler.toml describes it, with test secrets and small limits. */
 function worker(extra: Record<string, string> = {}) {
@@ -54,10 +61,20 @@ export default defineConfig({
         test: {
           name: "rooms",
           include: ["test/**/*.test.ts"],
-          exclude: [WEBHOOK_TESTS, PUBLISH_HOOK_TESTS],
+          exclude: [WEBHOOK_TESTS, PUBLISH_HOOK_TESTS, RELAY_TESTS],
         },
       },
       {
+        // The same room tests with every socket on one of three relays.
+        extends: true,
+        plugins: [worker({ ROOM_RELAYS: "3" })],
+        test: {
+          name: "relays",
+          include: ["test/**/*.test.ts"],
+          exclude: [WEBHOOK_TESTS, PUBLISH_HOOK_TESTS, ...NOT_WITH_RELAYS],
+        },
+      },
+      ...[1, 3].map((relays) => ({
         extends: true,
         plugins: [
           worker({
@@ -65,10 +82,15 @@ export default defineConfig({
             WEBHOOK_KEY: TEST_WEBHOOK_KEY,
             WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
             WEBHOOK_MESSAGES: "true",
+            ROOM_RELAYS: String(relays),
           }),
         ],
-        test: { name: "webhooks", include: [WEBHOOK_TESTS] },
-      },
+        // Membership is the room's with or without relays: the same events.
+        test: {
+          name: relays === 1 ? "webhooks" : "webhooks-relays",
+          include: [WEBHOOK_TESTS],
+        },
+      })),
       {
         extends: true,
         plugins: [

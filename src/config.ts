@@ -51,7 +51,8 @@ export type ConfigVars = Partial<
     | "MAX_UNACKED_BYTES"
     | "MAX_ROOM_UNREAD_BYTES"
     | "ROOM_TTL"
-    | "ALLOWED_ORIGINS",
+    | "ALLOWED_ORIGINS"
+    | "ROOM_RELAYS",
     string
   >
 >;
@@ -131,3 +132,22 @@ export function allowedOrigins(env: ConfigVars): string[] {
     .map((o) => o.trim().replace(/\/+$/, "").toLowerCase())
     .filter((o) => o !== "");
 }
+
+/** Most relays a room may be spread over (ROOM_RELAYS is clamped to it). */
+export const MAX_ROOM_RELAYS = 64;
+
+/**
+ * Relay objects each room's sockets are spread over (ROOM_RELAYS); 1, the
+ * default, keeps every socket on the room object itself, with no extra hop.
+ */
+export function roomRelays(env: ConfigVars): number {
+  let relays = parsedRelays.get(env);
+  if (relays === undefined) {
+    relays = Math.min(MAX_ROOM_RELAYS, intVar(env.ROOM_RELAYS, 1, 1));
+    parsedRelays.set(env, relays);
+  }
+  return relays;
+}
+
+/** Parsed once per environment object: the Worker reads it on every join. */
+const parsedRelays = new WeakMap<ConfigVars, number>();
