@@ -24,16 +24,29 @@ const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms)
 const round = (/** @type {number | null} */ x, d = 1) =>
   x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d;
 
-/** CPU seconds used so far by the server's whole process tree. */
-const cpuOf = (/** @type {{ pid: number }} */ server) =>
-  treeSample(server.pid).reduce((a, p) => a + p.cpu, 0);
+/**
+ * CPU seconds used so far by the server's whole process tree, and by the
+ * workerd that runs the Worker and its objects alone (wrangler's proxy
+ * workerd, which forwards every frame under `wrangler dev`, has no
+ * counterpart on Cloudflare: the capacity model reads this one).
+ */
+function cpuOf(/** @type {{ pid: number }} */ server) {
+  const tree = treeSample(server.pid);
+  return {
+    all: tree.reduce((a, p) => a + p.cpu, 0),
+    user: tree.filter((p) => p.role === "workerd-user").reduce((a, p) => a + p.cpu, 0),
+  };
+}
+/** @param {{ all: number, user: number }} a @param {{ all: number, user: number }} b */
+const cpuSince = (a, b) => ({ all: b.all - a.all, user: b.user - a.user });
 
 /**
  * The figures of one phase, prefixed (`""` for the fixed rate, `"max_"` for
  * as fast as possible).
- * @param {Run} run @param {number} cpuS server CPU seconds during the phase @param {string} prefix
+ * @param {Run} run @param {{ all: number, user: number }} cpu server CPU seconds during the phase
+ * @param {string} prefix
  */
-function phaseFigures(run, cpuS, prefix) {
+function phaseFigures(run, cpu, prefix) {
   const all = run.latency.summary();
   const first = run.firstLatency.summary();
   const last = run.lastLatency.summary();
@@ -48,8 +61,11 @@ function phaseFigures(run, cpuS, prefix) {
     first_p99_ms: round(first.p99, 2),
     last_p50_ms: round(last.p50, 2),
     last_p99_ms: round(last.p99, 2),
-    cpu_us_per_frame: run.unique ? round((cpuS * 1e6) / run.unique, 2) : null,
-    cpu_us_per_msg: run.sent ? round((cpuS * 1e6) / run.sent, 0) : null,
+    cpu_us_per_frame: run.unique ? round((cpu.all * 1e6) / run.unique, 2) : null,
+    cpu_us_per_msg: run.sent ? round((cpu.all * 1e6) / run.sent, 0) : null,
+    // Non-workerd targets (raw ws) have no such process: null.
+    cpu_user_us_per_frame: run.unique && cpu.user ? round((cpu.user * 1e6) / run.unique, 2) : null,
+    cpu_user_us_per_msg: run.sent && cpu.user ? round((cpu.user * 1e6) / run.sent, 0) : null,
     sent: run.sent,
     delivered: run.unique,
     lost: run.expected - run.unique,
@@ -95,7 +111,7 @@ export async function giant(target, server, roomName, s, drainMs, m) {
       for (let i = 0; i < n; i++) senders[k++ % senders.length]?.send();
     });
     await fixed.drain(drainMs);
-    const fixedCpu = cpuOf(server) - cpu0;
+    const fixedCpu = cpuSince(cpu0, cpuOf(server));
 
     // As fast as possible: the next message as soon as one reached everyone,
     // `inflight` at a time. Same sockets and per-sender sequences, a new tally.
@@ -112,7 +128,7 @@ export async function giant(target, server, roomName, s, drainMs, m) {
     stop = true;
     await max.drain(drainMs);
     clearInterval(watchdog);
-    const maxCpu = cpuOf(server) - cpu0;
+    const maxCpu = cpuSince(cpu0, cpuOf(server));
     m.loaded();
 
     const a = phaseFigures(fixed, fixedCpu, "");
