@@ -16,6 +16,13 @@ import {
 
 const WEBHOOK_TESTS = "test/webhooks.test.ts";
 const PUBLISH_HOOK_TESTS = "test/publish-hook.test.ts";
+/** Tests of a room spread over relays: only in the "relays" project. */
+const RELAY_TESTS = "test/relays.test.ts";
+/**
+ * Room tests that do not apply to a room over relays, each for a reason
+ * given in docs/testing.md.
+ */
+const NOT_WITH_RELAYS: string[] = [];
 
 /** The Worker as wrangler.toml describes it, with test secrets and small limits. */
 function worker(extra: Record<string, string> = {}) {
@@ -54,7 +61,17 @@ export default defineConfig({
         test: {
           name: "rooms",
           include: ["test/**/*.test.ts"],
-          exclude: [WEBHOOK_TESTS, PUBLISH_HOOK_TESTS],
+          exclude: [WEBHOOK_TESTS, PUBLISH_HOOK_TESTS, RELAY_TESTS],
+        },
+      },
+      {
+        // The same room tests with every socket on one of three relays.
+        extends: true,
+        plugins: [worker({ ROOM_RELAYS: "3" })],
+        test: {
+          name: "relays",
+          include: ["test/**/*.test.ts"],
+          exclude: [WEBHOOK_TESTS, PUBLISH_HOOK_TESTS, ...NOT_WITH_RELAYS],
         },
       },
       {

@@ -51,7 +51,8 @@ export type ConfigVars = Partial<
     | "MAX_UNACKED_BYTES"
     | "MAX_ROOM_UNREAD_BYTES"
     | "ROOM_TTL"
-    | "ALLOWED_ORIGINS",
+    | "ALLOWED_ORIGINS"
+    | "ROOM_RELAYS",
     string
   >
 >;
@@ -130,4 +131,15 @@ export function allowedOrigins(env: ConfigVars): string[] {
     .split(",")
     .map((o) => o.trim().replace(/\/+$/, "").toLowerCase())
     .filter((o) => o !== "");
+}
+
+/** Most relays a room may be spread over (ROOM_RELAYS is clamped to it). */
+export const MAX_ROOM_RELAYS = 64;
+
+/**
+ * Relay objects each room's sockets are spread over (ROOM_RELAYS); 1, the
+ * default, keeps every socket on the room object itself, with no extra hop.
+ */
+export function roomRelays(env: ConfigVars): number {
+  return Math.min(MAX_ROOM_RELAYS, intVar(env.ROOM_RELAYS, 1, 1));
 }

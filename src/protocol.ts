@@ -113,3 +113,9 @@ export function rateLimitedFrame(windowMs: number, max: number): ErrorFrame {
 export function serialize(message: ChatMessage): string {
   return JSON.stringify({ type: "chat", ...message } satisfies ChatFrame);
 }
+
+/**
+ * A relay (ROOM_RELAYS > 1) could not reach its room, or the room lost track
+ * of the connection: "try again later". Not terminal: reconnect with `since`.
+ */
+export const CLOSE_ROOM_UNREACHABLE = 1013;

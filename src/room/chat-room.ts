@@ -7,7 +7,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { ActivityLog } from "./activity-log";
 import { AnswerLimits, answersPerWindow } from "./answer-limits";
-import { roomConfig, type RoomConfig } from "../config";
+import { roomConfig, roomRelays, type RoomConfig } from "../config";
 import { BanStore, type MemberKind } from "./ban-store";
 import { guestName } from "../identity/display-name";
 import { KEYED_GUEST_ID } from "../identity/guest-key";
@@ -19,6 +19,13 @@ import { clientScope, MessageStore } from "./message-store";
 import { MEMBER_PAGE, Roster, type MemberInfo, type MemberPage } from "./presence";
 import { PublishHook, type HookAnswer, type HookAsk } from "./publish-hook";
 import { RecentFrames } from "./recent-frames";
+import {
+  RelayLinks,
+  relayName,
+  RemoteSocket,
+  type RelayMember,
+  type RelayStub,
+} from "./relay-links";
 import { closeQuietly, trySend } from "./sockets";
 import { RoomWebhooks, webhookSettings } from "../webhooks/room-webhooks";
 import { SendLimits, senderKeys } from "./send-limits";
@@ -30,6 +37,7 @@ import { toHex } from "../text";
 import {
   CLOSE_BANNED,
   CLOSE_REMOVED,
+  CLOSE_ROOM_UNREACHABLE,
   CLOSE_SEND_FAILED,
   CLOSE_SLOW,
   checkMessageText,
@@ -78,12 +86,13 @@ export function encodeJoin(join: JoinRequest): string {
   return encodeURIComponent(JSON.stringify(join));
 }
 
-function decodeJoin(header: string | null): JoinRequest | null {
+/** The join the Worker encoded with encodeJoin, or null without one. */
+export function decodeJoin(header: string | null): JoinRequest | null {
   return header === null ? null : (JSON.parse(decodeURIComponent(header)) as JoinRequest);
 }
 
 /** Per-socket state that must survive hibernation; kept small on purpose. */
-interface Attachment extends Member {
+export interface Attachment extends Member {
   rich: boolean;
   batch?: boolean;
   address?: string | null;
@@ -104,6 +113,39 @@ export interface RoomStats {
   members: number;
   names: string[];
   lastId: number;
+  /** With ROOM_RELAYS > 1: the relays that hold members' sockets now, and how many each. */
+  relays?: { relay: number; sockets: number }[];
+}
+
+/** The room's answer to a relay asking it to admit a socket. */
+export type RelayJoinAnswer =
+  | {
+      ok: true;
+      /** What the relay keeps on the socket (and reports back when the room wakes). */
+      attachment: Attachment;
+      /** The welcome, a gap or reset frame, and the history, ready to send as they are. */
+      frames: string[];
+      /** Characters of history among `frames` (the joiner's slow-consumer grace). */
+      historyChars: number;
+      /** The frames reach up to this id; live frames after it follow. */
+      lastId: number;
+      epoch: number;
+    }
+  | { ok: false; status: number; body: string; retryAfter: string | null };
+
+/** Frames from members and sockets that closed, sent by a relay in one RPC. */
+export interface RelayEvents {
+  frames: [sid: string, data: string | ArrayBuffer][];
+  left: string[];
+}
+
+/** Stored frames after an id, for a relay filling a gap. */
+export interface FramesAfter {
+  epoch: number;
+  lastId: number;
+  /** Consecutive frames from `firstId` (history may have been trimmed before it). */
+  firstId: number;
+  frames: string[];
 }
 
 /** One message for the inject API, already validated by the Worker. */
@@ -185,6 +227,12 @@ export class ChatRoom extends DurableObject<Env> {
   /** Errors and receipts per socket: a socket cannot make the room answer without end. */
   #answers: AnswerLimits;
   #slowCheckScheduled = false;
+  /** Relay objects this room's sockets are spread over (ROOM_RELAYS); 1 = none, all here. */
+  #relayCount: number;
+  /** Pushes to relays; null with one relay (the room holds every socket itself). */
+  #links: RelayLinks | null = null;
+  /** Sockets held by relays, by `<relay>/<sid>`. */
+  #remote = new Map<string, RemoteSocket>();
 
   /** False once retention deleted the storage: the next request starts from empty stores. */
   #storageOpen = true;
@@ -201,6 +249,8 @@ export class ChatRoom extends DurableObject<Env> {
     this.#room = ctx.id.name ?? "";
     this.#log = logger(env.LOG_LEVEL);
     this.#hasStorage = hasTables(ctx.storage.sql);
+    this.#relayCount = roomRelays(env);
+    if (this.#relayCount > 1) this.#links = this.#newLinks();
     this.#store = new MessageStore(ctx.storage.sql, this.#config.historyLimit, this.#firstWrite);
     this.#idempotency = new IdempotencyStore(ctx.storage.sql, this.#firstWrite);
     this.#bans = new BanStore(ctx.storage.sql, this.#firstWrite);
@@ -244,13 +294,131 @@ export class ChatRoom extends DurableObject<Env> {
     this.#roster.settle();
     const webhooks = webhookSettings(env);
     if (!webhooks.ok) this.#log("error", { room: this.#room, error: webhooks.error });
-    else if (webhooks.value) {
+    else if (webhooks.value)
       this.#webhooks = new RoomWebhooks(ctx.storage, this.#room, webhooks.value, this.#log);
-      this.#webhooks.reconcile(
-        [...this.#sessions.values()].map((s) => s.id),
-        Date.now(),
+    // Relays hold the members' sockets: after a wake the room asks them who
+    // is here before it serves anything (and before webhooks compare).
+    if (this.#links) void ctx.blockConcurrencyWhile(() => this.#rejoinRelays());
+    else this.#reconcileWebhooks();
+  }
+
+  #reconcileWebhooks(): void {
+    this.#webhooks?.reconcile(
+      [...this.#sessions.values()].map((s) => s.id),
+      Date.now(),
+    );
+  }
+
+  #newLinks(): RelayLinks {
+    return new RelayLinks(
+      (i) => this.env.ROOM_RELAY.getByName(relayName(this.#room, i)) as unknown as RelayStub,
+      () => ({ epoch: this.#store.epoch, lastId: this.#store.lastId }),
+      (relay, err) => this.#log("error", { room: this.#room, relay, error: errorName(err) }),
+    );
+  }
+
+  /** Rebuilds the members held by relays after the room woke, in join order. */
+  async #rejoinRelays(): Promise<void> {
+    const links = this.#links!;
+    const held: { relay: number; member: RelayMember }[] = [];
+    for (const { relay, members } of await links.rosters(this.#relayCount))
+      for (const member of members) held.push({ relay, member });
+    held.sort(
+      (x, y) =>
+        joinPlace(x.member.attachment as Attachment) - joinPlace(y.member.attachment as Attachment),
+    );
+    for (const { relay, member } of held)
+      this.#addSession(
+        new RemoteSocket(relay, member.sid, links) as unknown as WebSocket,
+        member.attachment as Attachment,
       );
+    this.#roster.settle();
+    this.#reconcileWebhooks();
+  }
+
+  /**
+   * Admits a socket that relay `relay` holds (ROOM_RELAYS > 1): the same
+   * refusals, roster and webhooks as a socket of its own, and the welcome
+   * and history it is owed, serialised, for the relay to send.
+   */
+  async relayJoin(relay: number, sid: string, join: JoinRequest): Promise<RelayJoinAnswer> {
+    await this.#reopenStorage();
+    const refusal = this.#refusal(join);
+    if (refusal)
+      return {
+        ok: false,
+        status: refusal.status,
+        body: await refusal.text(),
+        retryAfter: refusal.headers.get("Retry-After"),
+      };
+    const replay = this.#replayFor(join);
+    const ws = new RemoteSocket(relay, sid, (this.#links ??= this.#newLinks()));
+    const { member, attachment } = this.#memberFor(join);
+    this.#addSession(ws as unknown as WebSocket, attachment);
+    this.#schedulePresence();
+    const frames: string[] = [];
+    if (join.rich) {
+      frames.push(JSON.stringify(this.#welcome(member, replay.frames.length)));
+      if (replay.gap) frames.push(JSON.stringify(replay.gap));
     }
+    const perFrame = join.batch ? HISTORY_FRAMES_PER_BATCH : 1;
+    for (let i = 0; i < replay.frames.length; i += perFrame)
+      frames.push(
+        perFrame === 1 ? replay.frames[i]! : replay.frames.slice(i, i + perFrame).join("\n"),
+      );
+    try {
+      this.#webhooks?.joined(member.id, Date.now());
+    } catch (err) {
+      this.#log("error", { room: this.#room, webhook: "joined", error: errorName(err) });
+    }
+    this.#activity.connected();
+    return {
+      ok: true,
+      attachment,
+      frames,
+      historyChars: replay.frames.reduce((sum, f) => sum + f.length, 0),
+      lastId: this.#store.lastId,
+      epoch: this.#store.epoch,
+    };
+  }
+
+  /**
+   * Frames from a relay's members, in the order they sent them, and the
+   * sockets that closed there. A frame from a socket the room does not know
+   * (it woke and the relay did not answer) closes it: it rejoins.
+   */
+  async relayEvents(relay: number, events: RelayEvents): Promise<void> {
+    await this.#reopenStorage();
+    for (const [sid, data] of events.frames) {
+      const ws = this.#remote.get(remoteKey(relay, sid));
+      if (ws) this.webSocketMessage(ws as unknown as WebSocket, data);
+      else
+        new RemoteSocket(relay, sid, (this.#links ??= this.#newLinks())).close(
+          CLOSE_ROOM_UNREACHABLE,
+          "the room lost track of this connection: reconnect with since",
+        );
+    }
+    for (const sid of events.left) {
+      const ws = this.#remote.get(remoteKey(relay, sid));
+      if (ws) this.#leave(ws as unknown as WebSocket);
+    }
+  }
+
+  /** Stored frames after `since` (up to HISTORY_LIMIT), for a relay filling a gap. */
+  async framesAfter(since: number): Promise<FramesAfter> {
+    await this.#reopenStorage();
+    const lastId = this.#store.lastId;
+    const epoch = this.#store.epoch;
+    if (!this.#recent.loaded) this.#recent.load(this.#store.latest(this.#recent.capacity));
+    const cached = this.#recent.after(since, this.#config.historyLimit, lastId);
+    if (cached) return { epoch, lastId, firstId: since + 1, frames: cached };
+    const messages = this.#store.after(since, this.#config.historyLimit);
+    return {
+      epoch,
+      lastId,
+      firstId: messages[0]?.id ?? since + 1,
+      frames: messages.map(serialize),
+    };
   }
 
   /** Accepts a WebSocket upgrade forwarded by the Worker. */
@@ -324,6 +492,19 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** Accepts the socket and adds its member to the room's set; presence follows in the next diff. */
   #admit(server: WebSocket, join: JoinRequest): Member {
+    const { member, attachment } = this.#memberFor(join);
+    // Pending batched frames hold messages the joiner's history will carry:
+    // send them to the others first, so nobody gets one twice.
+    this.#fanOut.flush();
+    this.ctx.acceptWebSocket(server, tagsFor(join));
+    this.#addSession(server, attachment);
+    server.serializeAttachment(attachment);
+    this.#schedulePresence();
+    return member;
+  }
+
+  /** Who a join makes of its socket, and what its socket keeps across a wake. */
+  #memberFor(join: JoinRequest): { member: Member; attachment: Attachment } {
     const member: Member = join.identity
       ? { ...join.identity, verified: true }
       : { id: join.guestId ?? newConnectionId(), name: join.name ?? guestName(), verified: false };
@@ -335,14 +516,23 @@ export class ChatRoom extends DurableObject<Env> {
     };
     if (!join.identity && join.guestId !== null) attachment.keyed = true;
     attachment.epoch = this.#store.promiseEpoch(undefined);
-    // Pending batched frames hold messages the joiner's history will carry:
-    // send them to the others first, so nobody gets one twice.
-    this.#fanOut.flush();
-    this.ctx.acceptWebSocket(server, tagsFor(join));
-    this.#addSession(server, attachment);
-    server.serializeAttachment(attachment);
-    this.#schedulePresence();
-    return member;
+    return { member, attachment };
+  }
+
+  /** The welcome frame for a rich joiner owed `history` messages. */
+  #welcome(member: Member, history: number): ServerFrame {
+    const first = this.#roster.firstPage();
+    return {
+      type: "welcome",
+      room: this.#room,
+      you: member,
+      members: first.members,
+      count: this.#roster.count,
+      more: first.next,
+      lastId: this.#store.lastId,
+      epoch: this.#store.epoch,
+      history,
+    };
   }
 
   /** The welcome (rich members only), then the history the joiner is owed (read before admitting); all of it counts against its budget. */
@@ -355,18 +545,7 @@ export class ChatRoom extends DurableObject<Env> {
     const history = replay.frames.reduce((sum, f) => sum + f.length, 0);
     if (this.#slow.joined(server, history, join.since === null)) this.#checkSlowSoon();
     if (join.rich) {
-      const first = this.#roster.firstPage();
-      this.#send(server, {
-        type: "welcome",
-        room: this.#room,
-        you: member,
-        members: first.members,
-        count: this.#roster.count,
-        more: first.next,
-        lastId: this.#store.lastId,
-        epoch: this.#store.epoch,
-        history: replay.frames.length,
-      });
+      this.#send(server, this.#welcome(member, replay.frames.length));
       if (replay.gap) this.#send(server, replay.gap);
     }
     const perFrame = join.batch ? HISTORY_FRAMES_PER_BATCH : 1;
@@ -483,7 +662,14 @@ export class ChatRoom extends DurableObject<Env> {
   async stats(): Promise<RoomStats> {
     await this.#reopenStorage();
     const names = [...this.#sessions.values()].map((s) => s.name);
-    return { room: this.#room, members: names.length, names, lastId: this.#store.lastId };
+    const stats: RoomStats = {
+      room: this.#room,
+      members: names.length,
+      names,
+      lastId: this.#store.lastId,
+    };
+    if (this.#links) stats.relays = this.#links.relays;
+    return stats;
   }
 
   /**
@@ -725,6 +911,7 @@ export class ChatRoom extends DurableObject<Env> {
     const frame = serialize(message);
     this.#recent.push(message.id, frame);
     this.#fanOut.chat(frame);
+    this.#links?.frame(message.id, frame);
     if (this.#slow.sent(message.id, frame.length)) this.#dropSlow();
   }
 
@@ -734,6 +921,10 @@ export class ChatRoom extends DurableObject<Env> {
     attachment.seq = this.#roster.add(toMember(attachment), attachment.seq);
     const address = attachment.address;
     if (address) this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+    if (isRemote(ws)) {
+      this.#remote.set(remoteKey(ws.relay, ws.sid), ws);
+      this.#links?.added(ws);
+    }
   }
 
   /**
@@ -799,6 +990,8 @@ export class ChatRoom extends DurableObject<Env> {
         return frame;
       });
       if (over) this.#checkSlowSoon();
+      // Relays get both frames once and pick per socket (RoomRelay).
+      this.#links?.presence(window, (all ??= JSON.stringify(diffs.all satisfies ServerFrame)));
     }, delay);
   }
 
@@ -828,6 +1021,8 @@ export class ChatRoom extends DurableObject<Env> {
     const text = JSON.stringify(frame);
     if (!trySend(ws, text)) return this.#drop(ws, CLOSE_SEND_FAILED, "send failed");
     // Only members are counted: a socket already let go of holds nothing for the room.
+    // A relay's socket is counted by its relay, which sees what it buffers and acks.
+    if (isRemote(ws)) return;
     if (this.#sessions.has(ws) && this.#slow.own(ws, text.length)) this.#checkSlowSoon();
   }
 
@@ -839,7 +1034,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (verdict === "send") {
       this.#send(ws, frame);
       // Closed at once: a flood of requests is answered by no more than the budget.
-      const session = this.#sessions.get(ws);
+      const session = isRemote(ws) ? undefined : this.#sessions.get(ws);
       const reason = session ? this.#slow.overBudget(ws) : null;
       if (session && reason !== null) this.#dropAsSlow(ws, session, reason);
       return;
@@ -872,14 +1067,15 @@ export class ChatRoom extends DurableObject<Env> {
    */
   #dropSlow(): void {
     for (const [ws, session] of this.#sessions) {
+      if (isRemote(ws)) continue;
       const reason = this.#slow.overBudget(ws);
       if (reason === null) continue;
       this.#dropAsSlow(ws, session, reason);
     }
     if (!this.#slow.roomOver()) return;
-    const heaviest = [...this.#sessions].toSorted(
-      ([a], [b]) => this.#slow.held(b) - this.#slow.held(a),
-    );
+    const heaviest = [...this.#sessions]
+      .filter(([ws]) => !isRemote(ws))
+      .toSorted(([a], [b]) => this.#slow.held(b) - this.#slow.held(a));
     for (const [ws, session] of heaviest) {
       if (!this.#slow.roomOver()) break;
       this.#dropAsSlow(ws, session, `room holds ${this.#slow.roomHeld} characters unread`);
@@ -901,6 +1097,10 @@ export class ChatRoom extends DurableObject<Env> {
     const session = this.#sessions.get(ws);
     if (!session) return;
     this.#sessions.delete(ws);
+    if (isRemote(ws)) {
+      this.#remote.delete(remoteKey(ws.relay, ws.sid));
+      this.#links?.removed(ws);
+    }
     this.#slow.left(ws);
     this.#roster.remove(session);
     const address = session.address;
@@ -933,6 +1133,15 @@ function errorName(err: unknown): string {
 
 function toMember(s: Member): Member {
   return { id: s.id, name: s.name, verified: s.verified };
+}
+
+/** A member socket a relay holds (ROOM_RELAYS > 1), not one of the room's own. */
+function isRemote(ws: WebSocket | RemoteSocket): ws is RemoteSocket {
+  return ws instanceof RemoteSocket;
+}
+
+function remoteKey(relay: number, sid: string): string {
+  return `${relay}/${sid}`;
 }
 
 function newConnectionId(): string {

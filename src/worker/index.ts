@@ -8,7 +8,7 @@ import { Hono, type Context } from "hono";
 import { api } from "./api-routes";
 import { encodeJoin, JOIN_HEADER, type JoinRequest } from "../room/chat-room";
 import { addressKey } from "./client-address";
-import { allowedOrigins, roomConfig } from "../config";
+import { allowedOrigins, roomConfig, roomRelays } from "../config";
 import { guestIdFor } from "../identity/guest-key";
 import { fail, handleError, jsonError } from "./http-errors";
 import { verifyJoinToken, type Identity } from "../identity/join-token";
@@ -16,8 +16,11 @@ import { originAllowed } from "./origin";
 import { pages } from "./pages";
 import { isPrivateRoom } from "../identity/room-name";
 import { displayName, flagQuery, intQuery, missingRoom, roomParam } from "./request-params";
+import { relayFor } from "./relay-choice";
+import { relayName } from "../room/relay-links";
 
 export { ChatRoom } from "../room/chat-room";
+export { RoomRelay } from "../relay/room-relay";
 
 const app = new Hono<{ Bindings: Env }>();
 
@@ -56,9 +59,12 @@ const joinRoom = async (c: Context<{ Bindings: Env }>) => {
       Upgrade: "websocket",
     });
   // A new request with only what the room reads, rather than a copy of every header.
-  return c.env.CHAT_ROOM.getByName(room).fetch(c.req.url, {
-    headers: { Upgrade: "websocket", [JOIN_HEADER]: encodeJoin(join) },
-  });
+  const init = { headers: { Upgrade: "websocket", [JOIN_HEADER]: encodeJoin(join) } };
+  const relays = roomRelays(c.env);
+  if (relays === 1) return c.env.CHAT_ROOM.getByName(room).fetch(c.req.url, init);
+  // A big room: the member's relay holds the socket and the room orders (src/relay/).
+  const relay = relayFor(join.identity?.id ?? join.guestId, relays);
+  return c.env.ROOM_RELAY.getByName(relayName(room, relay)).fetch(c.req.url, init);
 };
 /** The signed identity from `?token=`, or null; private rooms require one. */
 async function identity(c: Context<{ Bindings: Env }>, room: string): Promise<Identity | null> {
