@@ -5,7 +5,7 @@
  * writes bench/results/<date>.json, .md and SVG charts in <date>-charts/.
  *
  *   npm run bench                      full run, about 15 minutes
- *   npm run bench -- --quick           small sizes, under a minute, results in a temp dir
+ *   npm run bench -- --quick           small sizes, a few minutes, results in a temp dir
  *   npm run bench -- --only=max100,ramp          some scenarios
  *   npm run bench -- --targets=minimal,minimal-direct,minimal-batch
  *       extra targets for investigation: <server>[-direct][-batch|-cached|-accept][-deflate]
