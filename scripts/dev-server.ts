@@ -103,8 +103,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   );
   if (options.config) args.push("--config", options.config);
   if (options.logLevel) args.push("--log-level", options.logLevel);
-  for (const [key, value] of Object.entries(options.vars ?? {}))
-    args.push("--var", `${key}:${value}`);
+  // TEST_ROOM_RELAYS=3 runs any suite's servers with rooms over relays
+  // (docs/testing.md), unless a test sets ROOM_RELAYS itself.
+  const vars = { ...options.vars };
+  if (process.env.TEST_ROOM_RELAYS && vars.ROOM_RELAYS === undefined)
+    vars.ROOM_RELAYS = process.env.TEST_ROOM_RELAYS;
+  for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}:${value}`);
 
   const { child, output } = spawnServer(
     resolve(PROJECT_ROOT, "node_modules/.bin/wrangler"),

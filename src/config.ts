@@ -141,5 +141,13 @@ export const MAX_ROOM_RELAYS = 64;
  * default, keeps every socket on the room object itself, with no extra hop.
  */
 export function roomRelays(env: ConfigVars): number {
-  return Math.min(MAX_ROOM_RELAYS, intVar(env.ROOM_RELAYS, 1, 1));
+  let relays = parsedRelays.get(env);
+  if (relays === undefined) {
+    relays = Math.min(MAX_ROOM_RELAYS, intVar(env.ROOM_RELAYS, 1, 1));
+    parsedRelays.set(env, relays);
+  }
+  return relays;
 }
+
+/** Parsed once per environment object: the Worker reads it on every join. */
+const parsedRelays = new WeakMap<ConfigVars, number>();

@@ -144,6 +144,8 @@ describe("resuming with ?since=", () => {
     const lastSeen = ids(phone).at(-1)!;
     phone.close();
     friend.send({ message: "two" });
+    // Stored before "three" is posted: the order the test expects.
+    await friend.untilChats(2);
     await inject(room, "three");
     friend.send({ message: "four" });
     await friend.untilChats(4);

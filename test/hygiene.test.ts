@@ -6,7 +6,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, closeAll, connect, presentCount, presentNames, uniqueRoom } from "./helpers";
+import { api, closeAll, connect, presentCount, presentNames, uniqueRoom, RELAYS } from "./helpers";
 
 function socketNamed(state: DurableObjectState, name: string): WebSocket {
   const ws = state
@@ -31,7 +31,8 @@ async function storedTexts(room: string): Promise<string[]> {
 }
 
 describe("a socket whose send throws", () => {
-  it("is closed with 1011 and stays gone after the object wakes again", async () => {
+  // Reaches into the room object's own sockets: not there with relays.
+  it.skipIf(RELAYS)("is closed with 1011 and stays gone after the object wakes again", async () => {
     const room = uniqueRoom();
     const stub = env.CHAT_ROOM.getByName(room);
     const watcher = await connect(room, "name=watcher&rich=1");

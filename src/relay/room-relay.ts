@@ -22,7 +22,7 @@ import {
   type RelayJoinAnswer,
 } from "../room/chat-room";
 import { FanOut, tagsFor } from "../room/fan-out";
-import { type RelayMember, type RelayPush, withTimeout } from "../room/relay-links";
+import { CallTimeout, type RelayMember, type RelayPush, withTimeout } from "../room/relay-links";
 import { parseAck, SlowConsumers } from "../room/slow-consumers";
 import { closeQuietly, trySend } from "../room/sockets";
 import { toHex } from "../text";
@@ -110,7 +110,10 @@ export class RoomRelay extends DurableObject<Env> {
       );
     } catch (err) {
       this.#error("join", err);
-      return unreachable();
+      // No answer: try again later. An error the room threw (its storage
+      // failed) fails the upgrade as it would on the room itself (500).
+      if (err instanceof CallTimeout) return unreachable();
+      throw err;
     }
     if (!answer.ok) {
       const headers: Record<string, string> = { "Content-Type": "application/json" };
@@ -170,7 +173,15 @@ export class RoomRelay extends DurableObject<Env> {
         this.#error("gap", err);
         return this.#roomUnreachable();
       }
-      for (const [id, frame] of fresh) this.#forward(id, frame);
+      // Answers go out in the order the room made them among the frames:
+      // an error for a frame a member sent before a message comes first.
+      const answers = push.answers ?? [];
+      let next = 0;
+      for (const [id, frame] of fresh) {
+        while (next < answers.length && answers[next]![2] < id) this.#answer(...answers[next++]!);
+        this.#forward(id, frame);
+      }
+      while (next < answers.length) this.#answer(...answers[next++]!);
       for (const { window, all } of push.presence ?? []) {
         let over = false;
         this.#fanOut.rich((ws) => {
@@ -180,7 +191,6 @@ export class RoomRelay extends DurableObject<Env> {
         });
         if (over) this.#checkSlowSoon();
       }
-      for (const [sid, frame] of push.answers ?? []) this.#answer(sid, frame);
       for (const [sid, code, reason] of push.closes ?? []) {
         const ws = this.#bySid.get(sid);
         if (!ws) continue;
@@ -291,7 +301,7 @@ export class RoomRelay extends DurableObject<Env> {
   }
 
   /** A frame for one socket (an error, a receipt, a member page), counted against its budget. */
-  #answer(sid: string, frame: string): void {
+  #answer(sid: string, frame: string, _afterId?: number): void {
     const ws = this.#bySid.get(sid);
     if (!ws) return;
     if (!trySend(ws, frame)) return this.#drop(ws, CLOSE_SEND_FAILED, "send failed");
@@ -304,13 +314,18 @@ export class RoomRelay extends DurableObject<Env> {
     if (this.#slow.own(ws, frame.length)) this.#checkSlowSoon();
   }
 
+  /**
+   * Sends as soon as this event is done; while a call is in flight the next
+   * batch gathers everything that arrives meanwhile, so a busy relay makes
+   * one call per round trip, not one per frame.
+   */
   #scheduleSend(): void {
     if (this.#sendScheduled) return;
     this.#sendScheduled = true;
-    setTimeout(() => {
+    queueMicrotask(() => {
       this.#sendScheduled = false;
       void this.#sendEvents();
-    }, 0);
+    });
   }
 
   /** Members' frames and leaves of one turn, in one RPC; one RPC at a time, so in order. */

@@ -25,8 +25,12 @@ export interface RelayPush {
   frames: [id: number, frame: string][];
   /** Presence frames: `window` for rich sockets, `all` for those that asked for every member. */
   presence?: { window: string; all: string }[];
-  /** Frames for one socket (errors, receipts, member pages), in order, by socket id. */
-  answers?: [sid: string, frame: string][];
+  /**
+   * Frames for one socket (errors, receipts, member pages), in order, by
+   * socket id, each with the room's last id when it was made: it goes out
+   * after that frame and before the next.
+   */
+  answers?: [sid: string, frame: string, afterId: number][];
   /** Sockets the room let go of (kick, ban, unknown), to close with this code. */
   closes?: [sid: string, code: number, reason: string][];
 }
@@ -49,11 +53,16 @@ export const RELAY_CALL_TIMEOUT_MS = 5_000;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
-/** Rejects when `promise` takes longer than `ms`: every call between objects has a deadline. */
+/** A call between objects that got no answer in time (the other may still carry it out). */
+export class CallTimeout extends Error {
+  override name = "CallTimeout";
+}
+
+/** Rejects with CallTimeout when `promise` takes longer than `ms`: every call between objects has a deadline. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new CallTimeout(`${what} timed out after ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => {
     if (timer !== undefined) clearTimeout(timer);
@@ -88,7 +97,7 @@ export class RemoteSocket {
 interface Outbox {
   frames: [number, string][];
   presence: { window: string; all: string }[];
-  answers: [string, string][];
+  answers: [string, string, number][];
   closes: [string, number, string][];
   /** Failed pushes in a row, for the backoff. */
   failures: number;
@@ -148,7 +157,7 @@ export class RelayLinks {
   }
 
   answer(ws: RemoteSocket, frame: string): void {
-    this.#outbox(ws.relay).answers.push([ws.sid, frame]);
+    this.#outbox(ws.relay).answers.push([ws.sid, frame, this.#state().lastId]);
     this.#schedule();
   }
 
@@ -219,6 +228,16 @@ export class RelayLinks {
         const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** box.failures);
         setTimeout(() => {
           this.#inFlight.delete(relay);
+          // A relay left with no members and nothing to close needs no retry.
+          const pending = this.#outboxes.get(relay);
+          if (
+            !this.#members.has(relay) &&
+            pending &&
+            pending.frames.length === 0 &&
+            pending.answers.length === 0 &&
+            pending.closes.length === 0
+          )
+            this.#outboxes.delete(relay);
           this.#send(relay);
         }, delay);
       },
