@@ -5,7 +5,7 @@
  * writes bench/results/<date>.json, .md and SVG charts in <date>-charts/.
  *
  *   npm run bench                      full run, about 15 minutes
- *   npm run bench -- --quick           small sizes, under a minute, results in a temp dir
+ *   npm run bench -- --quick           small sizes, a few minutes, results in a temp dir
  *   npm run bench -- --only=max100,ramp          some scenarios
  *   npm run bench -- --targets=minimal,minimal-direct,minimal-batch
  *       extra targets for investigation: <server>[-direct][-batch|-cached|-accept][-deflate]
@@ -32,7 +32,7 @@ import { join } from "node:path";
 import { chartsMarkdown, writeCharts } from "./lib/charts.mjs";
 import { machineInfo, treeSample } from "./lib/proc.mjs";
 import { checkTargets, markdownTable, tableHeader, tableRows, textTable } from "./lib/report.mjs";
-import { runScenario, SCENARIOS, SIZES } from "./lib/scenarios.mjs";
+import { RELAY_SCENARIOS, runScenario, SCENARIOS, SIZES } from "./lib/scenarios.mjs";
 import {
   killAll,
   makeTmp,
@@ -129,13 +129,23 @@ function gitState() {
 }
 
 /**
+ * The server a scenario runs on for a target: the project's relay scenarios
+ * (giantrelays<N>) run on its second server, started with ROOM_RELAYS.
+ * @param {string} scenario @param {string} name @param {Record<string, Server>} servers
+ */
+function serverFor(scenario, name, servers) {
+  const base = name.split("-")[0] ?? "";
+  return /** @type {Server} */ (
+    RELAY_SCENARIOS.has(scenario) && base === "project" ? servers.relays : servers[base]
+  );
+}
+
+/**
  * @param {string} name e.g. "minimal-direct-batch"
- * @param {Record<string, Server>} servers
+ * @param {Server} server
  * @returns {Promise<import("./lib/loadgen.mjs").Target>}
  */
-async function target(name, servers) {
-  const base = /** @type {"project" | "minimal" | "raw"} */ (name.split("-")[0]);
-  const server = /** @type {Server} */ (servers[base]);
+async function target(name, server) {
   let port = server.port;
   if (name.includes("-direct")) {
     const direct = await server.directPort();
@@ -176,6 +186,10 @@ const RANK_KEY = /** @type {Record<string, string>} */ ({
   storm2000: "conn_per_s",
   inject: "req_per_s",
   redeploy: "resumed_after_up_s",
+  giant2000: "max_frames_per_s",
+  giant4000: "max_frames_per_s",
+  giantrelays2000: "max_frames_per_s",
+  giantrelays4000: "max_frames_per_s",
 });
 const rankKey = (/** @type {Row} */ r) => RANK_KEY[r.scenario] ?? "frames_per_s";
 
@@ -315,10 +329,18 @@ async function main() {
   let failed = false;
   try {
     const bases = new Set(targetNames.map((t) => t.split("-")[0]));
+    const relays = scenarios.find(([n]) => RELAY_SCENARIOS.has(n));
     const t0 = Date.now();
     const starting = await Promise.allSettled([
       bases.has("project")
         ? startProject(tmp, projectDir).then((s) => (servers.project = s))
+        : null,
+      // A second copy of the project for the relay scenarios, its rooms spread over relays.
+      bases.has("project") && relays
+        ? startProject(tmp, projectDir, {
+            name: "project-relays",
+            vars: { ROOM_RELAYS: String(sizes[relays[0]].relays) },
+          }).then((s) => (servers.relays = s))
         : null,
       bases.has("minimal") ? startMinimal(tmp).then((s) => (servers.minimal = s)) : null,
       bases.has("raw") ? startRaw().then((s) => (servers.raw = s)) : null,
@@ -339,7 +361,8 @@ async function main() {
       const row = { scenario: name, label, target: t };
       const started = Date.now();
       try {
-        const tg = await target(t, servers);
+        const server = serverFor(name, t, servers);
+        const tg = await target(t, server);
         /** @type {ReturnType<typeof setTimeout> | undefined} */
         let timer;
         const timeout = new Promise((_, rej) => {
@@ -348,7 +371,6 @@ async function main() {
             scenarioTimeoutMs,
           );
         });
-        const server = /** @type {Server} */ (servers[t.split("-")[0] ?? ""]);
         const stopPerf = perfDir
           ? startPerf(server, join(perfDir, `${name}-${t}-${attempt}.data`))
           : null;

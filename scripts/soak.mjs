@@ -8,6 +8,7 @@
  *   npm run soak                         # 60 s, 300 clients, 30 rooms, 2 restarts
  *   npm run soak -- --duration 15        # the short run CI does
  *   npm run soak -- --clients 500 --rooms 50 --restarts 3 --seed 42
+ *   npm run soak -- --relays 3           # every room spread over 3 relay objects (ROOM_RELAYS=3)
  *
  * It starts its own `wrangler dev` on free ports (never 8787/9229) with a
  * fresh `--persist-to` directory and a random BROADCAST_TOKEN passed through
@@ -74,6 +75,7 @@ const { values: flags } = parseArgs({
     "inject-rate": { type: "string", default: "10" },
     stuck: { type: "string", default: "3" },
     flood: { type: "string", default: "1" },
+    relays: { type: "string" },
     seed: { type: "string" },
     json: { type: "boolean", default: false },
     "keep-dir": { type: "boolean", default: false },
@@ -91,6 +93,7 @@ if (flags.help) {
   --inject-rate <n>   inject API messages per second (default 10)
   --stuck <n>         members that never read, one per room, from the last restart on (default 3)
   --flood <n>         reconnect flooders: one name from one address, reconnecting and sending 10 at a time in a room of its own (default 1)
+  --relays <k>        start the server with ROOM_RELAYS=k: each room's members held by k relay objects (default: wrangler.toml's)
   --seed <n>          seed for the client behaviour (default: random)
   --json              also print the result as one JSON line
   --keep-dir          keep the temporary directory (wrangler log, storage)
@@ -114,6 +117,8 @@ const RESTARTS = Math.floor(positive("restarts", 0));
 const INJECT_RATE = positive("inject-rate", 0);
 const STUCK = Math.min(Math.floor(positive("stuck", 0)), ROOMS);
 const FLOOD = Math.floor(positive("flood", 0));
+/** ROOM_RELAYS for the server, or null to leave wrangler.toml's value (a single object per room). */
+const RELAYS = flags.relays === undefined ? null : Math.floor(positive("relays"));
 const SEED = flags.seed === undefined ? randomBytes(4).readUInt32LE() : Number(flags.seed);
 /** wrangler.toml's HISTORY_ON_JOIN and HISTORY_LIMIT, which the soak does not override. */
 const HISTORY_ON_JOIN = 50;
@@ -206,6 +211,7 @@ async function startServer() {
     port,
     persistTo: join(dir, "state"),
     logLevel: flags["server-log"] ? "info" : "warn",
+    vars: RELAYS === null ? {} : { ROOM_RELAYS: String(RELAYS) },
     log: (line) => appendFileSync(logPath, `${line}\n`),
   });
 }
@@ -675,7 +681,7 @@ const log = (line) =>
   console.log(`[soak ${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`);
 
 log(
-  `${CLIENTS} clients, ${ROOMS} rooms, ${DURATION_MS / 1000} s, ${RESTARTS} restart(s), ` +
+  `${CLIENTS} clients, ${ROOMS} rooms${RELAYS === null ? "" : ` over ROOM_RELAYS=${RELAYS}`}, ${DURATION_MS / 1000} s, ${RESTARTS} restart(s), ` +
     `${INJECT_RATE} injects/s, seed ${SEED}; wrangler dev on :${port}, state in ${dir}`,
 );
 
@@ -845,6 +851,7 @@ try {
     durationSeconds: DURATION_MS / 1000,
     clients: CLIENTS,
     rooms: ROOMS,
+    relays: RELAYS,
     restarts: stats.restarts,
     stuck: STUCK,
     latencyMs: latencies,
@@ -855,7 +862,7 @@ try {
   };
   console.log(`
 Soak ${exitCode === 0 ? "PASSED" : "FAILED"} — ${result.date}, ${machine}
-  ${CLIENTS} clients (+ ${STUCK} that never read until the end) over ${ROOMS} rooms for ${DURATION_MS / 1000} s of traffic, ${stats.restarts} wrangler dev restart(s) (${(stats.downtimeMs / 1000).toFixed(1)} s down), seed ${SEED}
+  ${CLIENTS} clients (+ ${STUCK} that never read until the end) over ${ROOMS} rooms${RELAYS === null ? "" : ` (ROOM_RELAYS=${RELAYS})`} for ${DURATION_MS / 1000} s of traffic, ${stats.restarts} wrangler dev restart(s) (${(stats.downtimeMs / 1000).toFixed(1)} s down), seed ${SEED}
   sent        ${result.sent} (${stats.socketSent} over sockets, ${stats.injectSent} through the inject API)
   acked       ${stats.socketAcked} echoes, ${stats.injectAcked} × 201 (${stats.injectReplayed} idempotent replays after ${stats.injectRetries} retries)
   stored      ${stored}

@@ -34,8 +34,11 @@ const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms)
 export class Run {
   constructor() {
     this.latency = new Histogram();
-    /** Global message number → receivers still missing it, and when it was sent. */
-    /** @type {Map<number, { left: number, t: number }>} */
+    /** Send → the first receiver of each message, and → the last one (when all have it). */
+    this.firstLatency = new Histogram();
+    this.lastLatency = new Histogram();
+    /** Global message number → receivers still missing it, how many expected it, when it was sent. */
+    /** @type {Map<number, { left: number, expect: number, t: number }>} */
     this.inflight = new Map();
     this.nextGlobal = 0;
     this.sent = 0;
@@ -59,7 +62,9 @@ export class Run {
   hit(g) {
     const e = this.inflight.get(g);
     if (e === undefined) return;
+    if (e.left === e.expect) this.firstLatency.record(now() - e.t);
     if (--e.left === 0) {
+      this.lastLatency.record(now() - e.t);
       this.inflight.delete(g);
       this.onComplete?.(g);
     }
@@ -72,7 +77,7 @@ export class Run {
     if (this.firstSend === 0) this.firstSend = t;
     this.sent++;
     this.expected += expect;
-    this.inflight.set(g, { left: expect, t });
+    this.inflight.set(g, { left: expect, expect, t });
     return g;
   }
 

@@ -40,6 +40,26 @@ export const FIGURES = /** @type {const} */ ([
   ["max_p99_ms", "as fast as possible: latency p99 ms", "lower"],
   ["off_max_p99_ms", "hook off, as fast as possible: latency p99 ms", "lower"],
   ["hook_calls", "publish hook calls", "none"],
+  ["relays", "relays (ROOM_RELAYS)", "none"],
+  ["msgs_per_s", "messages delivered to all/s", "higher"],
+  ["first_p50_ms", "first member: latency p50 ms", "lower"],
+  ["first_p99_ms", "first member: latency p99 ms", "lower"],
+  ["last_p50_ms", "last member: latency p50 ms", "lower"],
+  ["last_p99_ms", "last member: latency p99 ms", "lower"],
+  ["fixed_cpu_us_per_frame", "server CPU µs per delivered frame", "lower"],
+  ["fixed_cpu_us_per_msg", "server CPU µs per message", "lower"],
+  ["fixed_cpu_user_us_per_frame", "user workerd CPU µs per delivered frame", "lower"],
+  ["fixed_cpu_user_us_per_msg", "user workerd CPU µs per message", "lower"],
+  ["max_msgs_per_s", "as fast as possible: messages delivered to all/s", "higher"],
+  ["max_p50_ms", "as fast as possible: latency p50 ms", "lower"],
+  ["max_first_p50_ms", "as fast as possible: first member p50 ms", "lower"],
+  ["max_first_p99_ms", "as fast as possible: first member p99 ms", "lower"],
+  ["max_last_p50_ms", "as fast as possible: last member p50 ms", "lower"],
+  ["max_last_p99_ms", "as fast as possible: last member p99 ms", "lower"],
+  ["max_cpu_us_per_frame", "as fast as possible: server CPU µs per delivered frame", "lower"],
+  ["max_cpu_us_per_msg", "as fast as possible: server CPU µs per message", "lower"],
+  ["max_cpu_user_us_per_frame", "as fast as possible: user workerd CPU µs per frame", "lower"],
+  ["max_cpu_user_us_per_msg", "as fast as possible: user workerd CPU µs per message", "lower"],
   ["server_cpu_s", "server CPU s", "lower"],
   ["cpu_us_per_frame", "server CPU µs per delivered frame", "lower"],
   ["cpu_ms_per_conn", "server CPU ms per connection opened", "lower"],
@@ -62,7 +82,29 @@ const STORM_SHORT = [
   "mb_received",
   "cpu_ms_per_conn",
 ];
+const GIANT_SHORT = [
+  "max_frames_per_s",
+  "max_msgs_per_s",
+  "max_first_p50_ms",
+  "max_last_p50_ms",
+  "max_last_p99_ms",
+  "max_cpu_us_per_frame",
+  "max_cpu_user_us_per_frame",
+  "frames_per_s",
+  "first_p50_ms",
+  "first_p99_ms",
+  "last_p50_ms",
+  "last_p99_ms",
+  "fixed_cpu_us_per_frame",
+  "lost",
+  "duplicated",
+  "reordered",
+];
 const SHORT_BY_SCENARIO = /** @type {Record<string, string[]>} */ ({
+  giant2000: GIANT_SHORT,
+  giant4000: GIANT_SHORT,
+  giantrelays2000: GIANT_SHORT,
+  giantrelays4000: GIANT_SHORT,
   fixed: FANOUT_SHORT,
   max100: FANOUT_SHORT,
   max1000: FANOUT_SHORT,
@@ -256,6 +298,18 @@ export function checkTargets(rows) {
         detail: `${fmt(p.conn_per_s)} vs ${fmt(m.conn_per_s)} (${fmtRatio(r)})`,
       });
     }
+  }
+  // Issue 23: a room over 4 relays against one object, same N, same sitting.
+  for (const n of [2000, 4000]) {
+    const one = fig(`giant${n}`, "project");
+    const four = fig(`giantrelays${n}`, "project");
+    if (!one || !four || one.members !== four.members) continue;
+    const r = ratio(four.max_cpu_us_per_frame, one.max_cpu_us_per_frame);
+    out.push({
+      target: `giantrelays${n}: server CPU per delivered frame ≤ 1.15x one object's (${fmt(four.relays)} relays, ${fmt(four.members)} members, as fast as possible)`,
+      ok: one.members >= 2000 && r !== null ? r <= 1.15 : null,
+      detail: `${fmt(four.max_cpu_us_per_frame)} µs vs ${fmt(one.max_cpu_us_per_frame)} µs (${fmtRatio(r)}); at the fixed rate ${fmt(four.fixed_cpu_us_per_frame)} vs ${fmt(one.fixed_cpu_us_per_frame)} µs`,
+    });
   }
   const rd = fig("redeploy", "project");
   if (rd)

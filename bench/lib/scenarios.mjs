@@ -7,6 +7,7 @@
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { redeploy, storm } from "./big-room.mjs";
+import { giant } from "./giant-room.mjs";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { startHookReceiver } from "./hook-receiver.mjs";
@@ -46,6 +47,11 @@ export const SIZES = {
     storm2000: { members: 2000 },
     redeploy: { members: 1000 },
     hook: { clients: 100, senders: 10, rate: 200, seconds: 10, inflight: 20 },
+    // 5 senders; the fixed rate is 10,000 frames/s in all (under one object's ceiling here).
+    giant2000: { members: 2000, senders: 5, rate: 5, seconds: 10, inflight: 5, relays: 1 },
+    giant4000: { members: 4000, senders: 5, rate: 2.5, seconds: 10, inflight: 5, relays: 1 },
+    giantrelays2000: { members: 2000, senders: 5, rate: 5, seconds: 10, inflight: 5, relays: 4 },
+    giantrelays4000: { members: 4000, senders: 5, rate: 2.5, seconds: 10, inflight: 5, relays: 4 },
   },
   quick: {
     drainMs: 2000,
@@ -68,6 +74,10 @@ export const SIZES = {
     storm2000: { members: 200 },
     redeploy: { members: 50 },
     hook: { clients: 20, senders: 4, rate: 40, seconds: 1.5, inflight: 10 },
+    giant2000: { members: 100, senders: 5, rate: 20, seconds: 1.5, inflight: 5, relays: 1 },
+    giant4000: { members: 200, senders: 5, rate: 20, seconds: 1.5, inflight: 5, relays: 1 },
+    giantrelays2000: { members: 100, senders: 5, rate: 20, seconds: 1.5, inflight: 5, relays: 4 },
+    giantrelays4000: { members: 200, senders: 5, rate: 20, seconds: 1.5, inflight: 5, relays: 4 },
   },
 };
 
@@ -84,7 +94,14 @@ export const SCENARIOS = /** @type {const} */ ([
   ["storm2000", "storm: 2,000 members join one room at once (50 in flight)"],
   ["redeploy", "redeploy: restart under a room of 1,000 members"],
   ["hook", "publish hook on (local receiver answering allow) vs off: 10 senders, 100 receivers"],
+  ["giant2000", "giant room: 2,000 members, 5 senders, 5 msg/s then as fast as possible"],
+  ["giant4000", "giant room: 4,000 members, 5 senders, 2.5 msg/s then as fast as possible"],
+  ["giantrelays2000", "giant room over 4 relays (ROOM_RELAYS=4): 2,000 members, as giant2000"],
+  ["giantrelays4000", "giant room over 4 relays (ROOM_RELAYS=4): 4,000 members, as giant4000"],
 ]);
+
+/** Scenarios the project runs on its second server, started with ROOM_RELAYS = their size's relays. */
+export const RELAY_SCENARIOS = new Set(["giantrelays2000", "giantrelays4000"]);
 
 /** @template T @param {T[]} list @returns {T[]} a copy in random order (Fisher-Yates) */
 function shuffled(list) {
@@ -361,6 +378,16 @@ export async function runScenario(name, target, server, sizes) {
       delete f.other_cpu_s;
       delete f.other_cpu_pct_of_core;
       return f;
+    }
+    case "giant2000":
+    case "giant4000":
+    case "giantrelays2000":
+    case "giantrelays4000": {
+      // Relays are the project's; the floor (minimal, raw) runs giant<N> only.
+      if (RELAY_SCENARIOS.has(name) && target.protocol !== "project")
+        return { not_applicable: "relays are the project's: see giant<N>" };
+      const s = sizes[name];
+      return measured(server, (m) => giant(target, server, freshRoom(name), s, drainMs, m));
     }
     default:
       throw new Error(`unknown scenario ${name}`);
