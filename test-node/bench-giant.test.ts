@@ -9,6 +9,23 @@ import { checkTargets } from "../bench/lib/report.mjs";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** One giant-room result row as the report reads it. */
+function row(scenario: string, cpu: number, members: number) {
+  return {
+    scenario,
+    label: scenario,
+    target: "project",
+    figures: {
+      members,
+      relays: 4,
+      max_cpu_us_per_frame: cpu,
+      lost: 0,
+      duplicated: 0,
+      reordered: 0,
+    },
+  };
+}
+
 describe("giant-room figures", () => {
   it("records a message's first receiver when the first of its N gets it and its last when all have", async () => {
     const run = new Run();
@@ -27,19 +44,6 @@ describe("giant-room figures", () => {
   });
 
   it("checks relays against one object at 2,000 members, and only there", () => {
-    const row = (scenario: string, cpu: number, members: number) => ({
-      scenario,
-      label: scenario,
-      target: "project",
-      figures: {
-        members,
-        relays: 4,
-        max_cpu_us_per_frame: cpu,
-        lost: 0,
-        duplicated: 0,
-        reordered: 0,
-      },
-    });
     const at = (rows: ReturnType<typeof row>[]) =>
       checkTargets(rows).find((c) => c.target.startsWith("giantrelays2000: server CPU"));
     assert.equal(at([row("giant2000", 40, 2000), row("giantrelays2000", 44, 2000)])?.ok, true);
