@@ -92,8 +92,12 @@ export class Client {
     this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
   }
 
-  /** Resolves once `predicate` holds for the recorded frames; rejects after `ms`. */
-  async until(predicate: (c: Client) => boolean, what: string, ms = 5000): Promise<void> {
+  /**
+   * Resolves once `predicate` holds for the recorded frames; rejects after
+   * `ms` (a wait, not a speed goal: 15 s by default, since two test files run
+   * at once on a shared 2-core machine).
+   */
+  async until(predicate: (c: Client) => boolean, what: string, ms = 15_000): Promise<void> {
     const deadline = Date.now() + ms;
     while (!predicate(this)) {
       const left = deadline - Date.now();
