@@ -7,6 +7,18 @@ import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { PROJECT_ROOT, type DevServer } from "../scripts/dev-server.ts";
 
+/**
+ * What a shared browser suite (e2e/*-suite.ts) runs against: filled in by
+ * the test file's `before`, so one suite runs on a single-object server
+ * (chat.test.ts and friends) and again on rooms over relays (relays.test.ts).
+ */
+export interface Stage {
+  server: DevServer;
+  browser: Browser;
+  /** Starts the stopped server again on the same port and state, with the same token. */
+  restart?: () => Promise<DevServer>;
+}
+
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export function launchBrowser(): Promise<Browser> {
