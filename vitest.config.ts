@@ -54,9 +54,15 @@ const EXCLUDED_FROM_ROOMS = [WEBHOOK_TESTS, PUBLISH_HOOK_TESTS];
  * Room test files that need a worker of their own: logs.test.ts reads every
  * log line the process writes (other files' rooms log too), api.test.ts uses
  * the fixed room 技术交流 that pages.test.ts and the room-name properties use
- * as well.
+ * as well, and presence-diffs.test.ts (hundreds of synchronous generated
+ * runs) took minutes instead of seconds in a worker that earlier files had
+ * filled.
  */
-const OWN_WORKER = ["test/logs.test.ts", "test/api.test.ts"];
+const OWN_WORKER = [
+  "test/logs.test.ts",
+  "test/api.test.ts",
+  "test/properties/presence-diffs.test.ts",
+];
 
 /**
  * A project of room test files that share one worker (isolate: false), and
