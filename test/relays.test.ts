@@ -341,20 +341,20 @@ describe("relay faults", { timeout: 20_000 }, () => {
   });
 });
 
-describe("a resume on a relay that holds what was missed", { timeout: 20_000 }, () => {
-  /** A member on relay 0 that stays (so the relay keeps its copy), and the key of one that left after `seen`. */
-  async function leftAfter(room: string, seen: number, missed: number) {
-    const stay = await connect(room, `guest=${await keyFor(room, 0)}`);
-    const key = await keyFor(room, 0);
-    const leaver = await connect(room, `guest=${key}`);
-    await injectMany(room, seen);
-    await leaver.untilChats(seen);
-    leaver.close();
-    await injectMany(room, missed, "missed");
-    await stay.untilChats(seen + missed);
-    return { stay, key };
-  }
+/** A member on relay 0 that stays (so the relay keeps its copy), and the key of one that left after `seen`. */
+async function leftAfter(room: string, seen: number, missed: number) {
+  const stay = await connect(room, `guest=${await keyFor(room, 0)}`);
+  const key = await keyFor(room, 0);
+  const leaver = await connect(room, `guest=${key}`);
+  await injectMany(room, seen);
+  await leaver.untilChats(seen);
+  leaver.close();
+  await injectMany(room, missed, "missed");
+  await stay.untilChats(seen + missed);
+  return { stay, key };
+}
 
+describe("a resume on a relay that holds what was missed", { timeout: 20_000 }, () => {
   it("is served from the relay's copy: the room reads none of its history", async () => {
     const room = uniqueRoom();
     const { stay, key } = await leftAfter(room, 3, 4);
