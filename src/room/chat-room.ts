@@ -392,6 +392,7 @@ export class ChatRoom extends DurableObject<Env> {
       this.#log("error", { room: this.#room, webhook: "joined", error: errorName(err) });
     }
     this.#activity.connected();
+    if (fromRelay > 0) this.#activity.resumedOnRelay();
     return {
       ok: true,
       attachment,
