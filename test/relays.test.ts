@@ -15,7 +15,7 @@ import { guestIdFor } from "../src/identity/guest-key";
 import { relayName } from "../src/room/relay-links";
 import { relayFor } from "../src/worker/relay-choice";
 import { api, closeAll, connect, inject, presentCount, uniqueRoom, type Client } from "./helpers";
-import { TEST_TOKEN } from "./test-env";
+import { TEST_HISTORY_LIMIT, TEST_TOKEN } from "./test-env";
 
 interface Stats {
   members: number;
@@ -447,6 +447,38 @@ describe("a resume on a relay that holds what was missed", { timeout: 20_000 }, 
       expect(chatBytes(back)).toEqual(await storedFrames(room, 3));
       expect(chatBytes(behind)).toEqual(await storedFrames(room, 4));
       expect(chatBytes(recent)).toEqual(await storedFrames(room, 5));
+    } finally {
+      watch.restore();
+      closeAll(clients);
+    }
+  });
+
+  it("reaching past the room's history window, the room answers (history_gap), as with no relay copy", async () => {
+    const room = uniqueRoom();
+    // Relay 0 holds all 40 frames; the room keeps the last 30 (11 to 40).
+    const { stay, key } = await leftAfter(room, 2, TEST_HISTORY_LIMIT + 8);
+    const clients = [stay];
+    const watch = await watchRelayJoins(room);
+    try {
+      const other = await keyFor(room, 2);
+      for (const since of [10, 9])
+        for (const guest of [key, other])
+          clients.push(await connect(room, `guest=${guest}&since=${since}&rich=1`));
+      const [edge, edgeFromRoom, past, pastFromRoom] = clients.slice(1) as Client[];
+      for (const c of clients.slice(1)) await c.untilChats(TEST_HISTORY_LIMIT);
+      await stay.quiet();
+      expect(resumeOf(edge!)).toEqual(resumeOf(edgeFromRoom!));
+      expect(resumeOf(past!)).toEqual(resumeOf(pastFromRoom!));
+      expect(resumeOf(edge!)).toMatchObject({ history: 30, gaps: [] });
+      expect(resumeOf(past!).gaps).toEqual([{ type: "history_gap", since: 9, oldestId: 11 }]);
+      expect(chatBytes(edge!)).toEqual(await storedFrames(room, 10));
+      // Only the join at the window's edge was the relay's.
+      expect(watch.answers.map((a) => a.ok && [a.fromRelay, a.history.length])).toEqual([
+        [30, 0],
+        [0, 30],
+        [0, 30],
+        [0, 30],
+      ]);
     } finally {
       watch.restore();
       closeAll(clients);
