@@ -8,7 +8,9 @@
  * sockets without parsing them. It remembers the last id it forwarded; a
  * push that starts past it (a failed or late push, an eviction) is preceded
  * by the missing frames, fetched from the room, so no member sees a gap, a
- * duplicate or a reorder.
+ * duplicate or a reorder. A member resuming with `since` gets what it
+ * missed from the relay's recent frames when they reach back that far; the
+ * room then sends only what the relay lacks.
  */
 import { DurableObject } from "cloudflare:workers";
 import { roomConfig, type RoomConfig } from "../config";
