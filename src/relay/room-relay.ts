@@ -8,7 +8,9 @@
  * sockets without parsing them. It remembers the last id it forwarded; a
  * push that starts past it (a failed or late push, an eviction) is preceded
  * by the missing frames, fetched from the room, so no member sees a gap, a
- * duplicate or a reorder.
+ * duplicate or a reorder. A member resuming with `since` gets what it
+ * missed from the relay's recent frames when they reach back that far; the
+ * room then sends only what the relay lacks.
  */
 import { DurableObject } from "cloudflare:workers";
 import { roomConfig, type RoomConfig } from "../config";
@@ -16,9 +18,11 @@ import { logger, type Log } from "../log";
 import { CLOSE_ROOM_UNREACHABLE, CLOSE_SEND_FAILED, CLOSE_SLOW } from "../protocol";
 import {
   decodeJoin,
+  HISTORY_FRAMES_PER_BATCH,
   JOIN_HEADER,
   type Attachment,
   type JoinRequest,
+  type RelayHeld,
   type RelayJoinAnswer,
 } from "../room/chat-room";
 import { FanOut, tagsFor } from "../room/fan-out";
@@ -36,8 +40,6 @@ interface RelayAttachment extends Attachment {
 export const ROOM_CALL_TIMEOUT_MS = 10_000;
 /** Serialised chat frames kept in memory for joiners and gap checks. */
 const RECENT_FRAMES = 256;
-/** Batched history frames hold this many messages (as the room sends them). */
-const FRAMES_PER_BATCH = 100;
 /** Leaves the room did not take are tried again after this, a few times. */
 const LEAVE_RETRY_MS = 1_000;
 const LEAVE_RETRIES = 10;
@@ -81,6 +83,8 @@ export class RoomRelay extends DurableObject<Env> {
     this.#config = roomConfig(env);
     this.#log = logger(env.LOG_LEVEL);
     this.#last = ctx.storage.kv.get<number>(LAST_KEY) ?? null;
+    // The copy went with the eviction: it starts after the last id sent.
+    this.#recentFirst = (this.#last ?? 0) + 1;
     this.#saved = this.#last;
     this.#fanOut = new FanOut(ctx, (ws) => this.#drop(ws, CLOSE_SEND_FAILED, "send failed"));
     this.#slow = this.#newSlowConsumers();
@@ -101,10 +105,18 @@ export class RoomRelay extends DurableObject<Env> {
     if (!join || request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
       return new Response("expected a WebSocket upgrade from the Worker", { status: 400 });
     const sid = toHex(crypto.getRandomValues(new Uint8Array(8)));
+    // Copied now: pushes during the call may move the copy on, and the room
+    // answers for what the relay held when it asked.
+    const held = this.#heldAfter(join);
     let answer: RelayJoinAnswer;
     try {
       answer = await withTimeout(
-        this.#roomStub.relayJoin(this.#index, sid, join) as Promise<RelayJoinAnswer>,
+        this.#roomStub.relayJoin(
+          this.#index,
+          sid,
+          join,
+          held?.range ?? null,
+        ) as Promise<RelayJoinAnswer>,
         ROOM_CALL_TIMEOUT_MS,
         "room join",
       );
@@ -120,10 +132,12 @@ export class RoomRelay extends DurableObject<Env> {
       if (answer.retryAfter !== null) headers["Retry-After"] = answer.retryAfter;
       return new Response(answer.body, { status: answer.status, headers });
     }
+    // The history: the room's answer says how much of the relay's copy comes first.
+    const history = (held?.frames.slice(0, answer.fromRelay) ?? []).concat(answer.history);
     const admitted = answer;
     return this.#inOrder(async () => {
       try {
-        return await this.#accept(sid, join, admitted);
+        return await this.#accept(sid, join, admitted, history);
       } catch (err) {
         // The room counted the member: tell it the socket never opened.
         this.#error("join", err);
@@ -138,6 +152,7 @@ export class RoomRelay extends DurableObject<Env> {
     sid: string,
     join: JoinRequest,
     answer: Extract<RelayJoinAnswer, { ok: true }>,
+    history: string[],
   ): Promise<Response> {
     // The others first get everything up to the joiner's history, so from
     // here on every socket is at #last and takes the same live frames.
@@ -150,11 +165,13 @@ export class RoomRelay extends DurableObject<Env> {
     server.serializeAttachment(attachment);
     this.#track(server, attachment);
     for (const frame of answer.frames) trySend(server, frame);
-    const perFrame = join.batch ? FRAMES_PER_BATCH : 1;
-    for (let i = 0; i < later.length; i += perFrame)
-      trySend(server, perFrame === 1 ? later[i]! : later.slice(i, i + perFrame).join("\n"));
-    const history = answer.historyChars + later.reduce((sum, f) => sum + f.length, 0);
-    if (this.#slow.joined(server, history, join.since === null)) this.#checkSlowSoon();
+    // History then live frames, each grouped as the room groups history for batch clients.
+    const perFrame = join.batch ? HISTORY_FRAMES_PER_BATCH : 1;
+    for (const frames of [history, later])
+      for (let i = 0; i < frames.length; i += perFrame)
+        trySend(server, perFrame === 1 ? frames[i]! : frames.slice(i, i + perFrame).join("\n"));
+    const chars = [history, later].flat().reduce((sum, f) => sum + f.length, 0);
+    if (this.#slow.joined(server, chars, join.since === null)) this.#checkSlowSoon();
     this.#saveLast();
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -287,10 +304,34 @@ export class RoomRelay extends DurableObject<Env> {
     this.#recentFirst = last + 1;
   }
 
+  /**
+   * The frames a joiner resuming with `since` missed, when this relay's copy
+   * reaches back to `since` + 1 (in the epoch the joiner read `since` in):
+   * the room then sends only what comes after them. Null otherwise (an
+   * empty, evicted or restarted relay keeps none): the room sends it all.
+   */
+  #heldAfter(join: JoinRequest): { range: RelayHeld; frames: string[] } | null {
+    const since = join.since;
+    if (since === null || this.#last === null || this.#epoch === null) return null;
+    if (join.epoch != null && join.epoch !== this.#epoch) return null;
+    if (!this.#recentReaches(since + 1) || since >= this.#last) return null;
+    return {
+      range: { epoch: this.#epoch, last: this.#last },
+      frames: this.#recent.slice(since + 1 - this.#recentFirst),
+    };
+  }
+
+  /** Whether the copy holds every id from `id` to #last. */
+  #recentReaches(id: number): boolean {
+    // The copy is consecutive ids ending at #last; anything else is not trusted.
+    const consistent = this.#recent.length === (this.#last ?? 0) - this.#recentFirst + 1;
+    return consistent && id >= this.#recentFirst;
+  }
+
   /** Frames after `after` up to `upTo`: from memory when it reaches back, else from the room. */
   async #framesBetween(after: number, upTo: number): Promise<string[]> {
     if (upTo <= after) return [];
-    if (after + 1 >= this.#recentFirst)
+    if (this.#recentReaches(after + 1))
       return this.#recent.slice(after + 1 - this.#recentFirst, upTo + 1 - this.#recentFirst);
     const got = await withTimeout(
       this.#roomStub.framesAfter(after),

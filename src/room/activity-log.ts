@@ -18,6 +18,7 @@ export class ActivityLog {
   #connected = 0;
   #disconnected = 0;
   #injected = 0;
+  #resumedOnRelay = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
 
   /** `members` reads the room's current member count when a line is written. */
@@ -42,6 +43,12 @@ export class ActivityLog {
     this.#schedule();
   }
 
+  /** A member resumed with `since` on a relay whose recent frames held what it missed. */
+  resumedOnRelay(): void {
+    this.#resumedOnRelay++;
+    this.#schedule();
+  }
+
   /** Writes the counts gathered so far (if any) now. */
   flush(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
@@ -53,8 +60,10 @@ export class ActivityLog {
       disconnected: this.#disconnected,
       injected: this.#injected,
       members: this.#members(),
+      // Only rooms over relays have it: resumes the room read no history for.
+      ...(this.#resumedOnRelay > 0 && { resumedOnRelay: this.#resumedOnRelay }),
     });
-    this.#connected = this.#disconnected = this.#injected = 0;
+    this.#connected = this.#disconnected = this.#injected = this.#resumedOnRelay = 0;
   }
 
   #schedule(): void {

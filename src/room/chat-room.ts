@@ -74,7 +74,7 @@ export interface JoinRequest {
 export const JOIN_HEADER = "X-Chat-Join";
 
 /** History for a batch client goes out in frames of this many messages. */
-const HISTORY_FRAMES_PER_BATCH = 100;
+export const HISTORY_FRAMES_PER_BATCH = 100;
 /** Newest chat frames kept serialised in memory for joiners, at least (see RecentFrames). */
 const RECENT_FRAMES = 200;
 /** Presence frames go out at most this often: quick in small rooms, few in big ones. */
@@ -117,17 +117,31 @@ export interface RoomStats {
   relays?: { relay: number; sockets: number }[];
 }
 
+/**
+ * What a relay holds for a joiner resuming with `since`: the frames of ids
+ * `since` + 1 … `last`, stored in `epoch`, copied when it asked (RoomRelay).
+ */
+export interface RelayHeld {
+  epoch: number;
+  last: number;
+}
+
 /** The room's answer to a relay asking it to admit a socket. */
 export type RelayJoinAnswer =
   | {
       ok: true;
       /** What the relay keeps on the socket (and reports back when the room wakes). */
       attachment: Attachment;
-      /** The welcome, a gap or reset frame, and the history, ready to send as they are. */
+      /** The welcome and a gap or reset frame, ready to send as they are. */
       frames: string[];
-      /** Characters of history among `frames` (the joiner's slow-consumer grace). */
-      historyChars: number;
-      /** The frames reach up to this id; live frames after it follow. */
+      /**
+       * How many of the frames the relay said it holds come first in the
+       * history (0: none, the room sends all of it).
+       */
+      fromRelay: number;
+      /** The rest of the history, one chat frame each, after the relay's. */
+      history: string[];
+      /** The history reaches up to this id; live frames after it follow. */
       lastId: number;
       epoch: number;
     }
@@ -339,9 +353,16 @@ export class ChatRoom extends DurableObject<Env> {
   /**
    * Admits a socket that relay `relay` holds (ROOM_RELAYS > 1): the same
    * refusals, roster and webhooks as a socket of its own, and the welcome
-   * and history it is owed, serialised, for the relay to send.
+   * and history it is owed, serialised, for the relay to send. A resume
+   * whose missed frames the relay holds (`held`) is answered with only what
+   * the relay lacks: the room reads none of its history for it.
    */
-  async relayJoin(relay: number, sid: string, join: JoinRequest): Promise<RelayJoinAnswer> {
+  async relayJoin(
+    relay: number,
+    sid: string,
+    join: JoinRequest,
+    held: RelayHeld | null = null,
+  ): Promise<RelayJoinAnswer> {
     await this.#reopenStorage();
     const refusal = this.#refusal(join);
     if (refusal)
@@ -351,32 +372,33 @@ export class ChatRoom extends DurableObject<Env> {
         body: await refusal.text(),
         retryAfter: refusal.headers.get("Retry-After"),
       };
-    const replay = this.#replayFor(join);
+    const fromRelay = this.#heldByRelay(join, held);
+    const replay =
+      fromRelay > 0
+        ? { frames: this.#framesAfter(join.since! + fromRelay), gap: null }
+        : this.#replayFor(join);
     const ws = new RemoteSocket(relay, sid, (this.#links ??= this.#newLinks()));
     const { member, attachment } = this.#memberFor(join);
     this.#addSession(ws as unknown as WebSocket, attachment);
     this.#schedulePresence();
     const frames: string[] = [];
     if (join.rich) {
-      frames.push(JSON.stringify(this.#welcome(member, replay.frames.length)));
+      frames.push(JSON.stringify(this.#welcome(member, fromRelay + replay.frames.length)));
       if (replay.gap) frames.push(JSON.stringify(replay.gap));
     }
-    const perFrame = join.batch ? HISTORY_FRAMES_PER_BATCH : 1;
-    for (let i = 0; i < replay.frames.length; i += perFrame)
-      frames.push(
-        perFrame === 1 ? replay.frames[i]! : replay.frames.slice(i, i + perFrame).join("\n"),
-      );
     try {
       this.#webhooks?.joined(member.id, Date.now());
     } catch (err) {
       this.#log("error", { room: this.#room, webhook: "joined", error: errorName(err) });
     }
     this.#activity.connected();
+    if (fromRelay > 0) this.#activity.resumedOnRelay();
     return {
       ok: true,
       attachment,
       frames,
-      historyChars: replay.frames.reduce((sum, f) => sum + f.length, 0),
+      fromRelay,
+      history: replay.frames,
       lastId: this.#store.lastId,
       epoch: this.#store.epoch,
     };
@@ -962,6 +984,32 @@ export class ChatRoom extends DurableObject<Env> {
       frames: this.#store.after(join.since, this.#config.historyLimit).map(serialize),
       gap,
     };
+  }
+
+  /**
+   * How many of the frames a relay holds for a resuming joiner are exactly
+   * what #replayFor would send first: all of `since` + 1 … `held.last` (up
+   * to the last id) when both are of this epoch and the history window
+   * reaches back to `since` (ids are contiguous and trimming drops only the
+   * oldest, so nothing after `since` is gone and no gap frame is owed).
+   * 0 when the room must answer as for any joiner.
+   */
+  #heldByRelay(join: JoinRequest, held: RelayHeld | null): number {
+    if (held === null || join.since === null) return 0;
+    const lastId = this.#store.lastId;
+    if (!this.#store.sameEpoch(join.epoch) || held.epoch !== this.#store.epoch) return 0;
+    if (join.since > lastId || lastId - join.since > this.#config.historyLimit) return 0;
+    return Math.max(0, Math.min(held.last, lastId) - join.since);
+  }
+
+  /** Stored frames after `after` up to the last id (the copy first, else storage); none past it. */
+  #framesAfter(after: number): string[] {
+    if (after >= this.#store.lastId) return [];
+    if (!this.#recent.loaded) this.#recent.load(this.#store.latest(this.#recent.capacity));
+    return (
+      this.#recent.after(after, this.#config.historyLimit, this.#store.lastId) ??
+      this.#store.after(after, this.#config.historyLimit).map(serialize)
+    );
   }
 
   /**
