@@ -13,6 +13,7 @@
  *       [--direct]              straight to the user workerd, past wrangler's proxy
  *       [--project-dir=DIR]     run a copy of the project (both servers)
  *       [--alt-dir=DIR]         a third server from DIR with the same relays (a prototype)
+ *       [--state-dir=/dev/shm]  the servers' storage there (tmpfs: no fsync cost)
  *       [--perf-stat]           count events per frame in the user workerd (`perf stat`):
  *       [--events=E1,E2]          syscalls by default, or these (e.g. uprobes)
  *       [--perf-record=DIR]     `perf record -g` the user workerd per round (or --events)
@@ -20,7 +21,7 @@
 import { spawn } from "node:child_process";
 import { Client, closeAll, connectAll, paced, Room, Run } from "./lib/loadgen.mjs";
 import { treeSample } from "./lib/proc.mjs";
-import { killAll, makeTmp, startProject } from "./lib/servers.mjs";
+import { killAll, makeTmp, setStateBase, startProject } from "./lib/servers.mjs";
 
 const argv = process.argv.slice(2);
 const option = (/** @type {string} */ n) =>
@@ -41,6 +42,7 @@ const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms)
 process.on("exit", killAll);
 process.on("SIGINT", () => process.exit(130));
 
+setStateBase(option("state-dir"));
 const tmp = makeTmp();
 const servers = {
   one: await startProject(tmp, option("project-dir"), { name: "one", vars: { ROOM_RELAYS: "1" } }),
