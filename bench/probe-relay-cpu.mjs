@@ -19,6 +19,7 @@
  *       [--perf-record=DIR]     `perf record -g` the user workerd per round (or --events)
  */
 import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { Client, closeAll, connectAll, paced, Room, Run } from "./lib/loadgen.mjs";
 import { treeSample } from "./lib/proc.mjs";
 import { killAll, makeTmp, setStateBase, startProject } from "./lib/servers.mjs";
@@ -204,4 +205,7 @@ for (const k of /** @type {const} */ (["all_us", "user_us", "proxy_us"])) {
 await closeAll(one.list);
 await closeAll(many.list);
 if (alt) await closeAll(alt.list);
+// Stopping a server removes its state dir (also under --state-dir); then the copies go.
+for (const s of Object.values(servers)) await s?.stop();
+rmSync(tmp, { recursive: true, force: true });
 process.exit(0);
