@@ -48,6 +48,11 @@ export class Roster {
    * interval costs one entry.
    */
   #changed = new Map<string, { member: Member; joined: boolean; seq: number }>();
+  /**
+   * Leaves that a rejoin in the same interval overwrote in #changed: a
+   * welcome may have listed the member who left, and its leave is still owed.
+   */
+  #rejoined = new Map<string, { member: Member; seq: number }>();
   /** The first MEMBER_PAGE members as the last window diff described them. */
   #window = new Map<string, Member>();
   /**
@@ -76,6 +81,8 @@ export class Roster {
     const place = seq ?? this.#seq + 1;
     this.#seq = Math.max(this.#seq, place);
     this.#entries.set(key, { member, sockets: 1, seq: place });
+    const before = this.#changed.get(key);
+    if (before && !before.joined) this.#rejoined.set(key, before);
     this.#changed.set(key, { member, joined: true, seq: place });
     return place;
   }
@@ -165,10 +172,14 @@ export class Roster {
     for (const [key, member] of window) if (this.#window.get(key) !== member) joined.push(member);
     for (const [key, member] of this.#window) if (!window.has(key)) left.push(ref(member));
     // Members a welcome listed since the last diff and who left before it.
+    const owed = new Map<string, Member>();
+    for (const [key, c] of this.#rejoined) if (c.seq <= this.#shownUpTo) owed.set(key, c.member);
     for (const [key, c] of this.#changed)
-      if (!c.joined && c.seq <= this.#shownUpTo && !this.#window.has(key)) left.push(ref(c.member));
+      if (!c.joined && c.seq <= this.#shownUpTo) owed.set(key, c.member);
+    for (const [key, member] of owed) if (!this.#window.has(key)) left.push(ref(member));
     this.#window = window;
     this.#shownUpTo = 0;
+    this.#rejoined.clear();
     return { joined, left };
   }
 }
