@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { TEST_TOKEN } from "./test-env";
 
@@ -185,4 +186,24 @@ export async function connectAll(room: string, n: number, query = ""): Promise<C
 
 export function closeAll(clients: Client[]) {
   for (const c of clients) c.close();
+}
+
+/** Makes every SQL statement that mentions `fragment` throw, until `restore` is called. */
+export async function failSql(room: string, fragment: string): Promise<() => Promise<void>> {
+  const stub = env.CHAT_ROOM.getByName(room);
+  await runInDurableObject(stub, (_i, state) => {
+    const sql = state.storage.sql;
+    const exec = sql.exec.bind(sql);
+    Object.defineProperty(sql, "exec", {
+      configurable: true,
+      value: (query: string, ...bindings: unknown[]) => {
+        if (query.includes(fragment)) throw new Error(`injected failure: ${fragment}`);
+        return exec(query, ...bindings);
+      },
+    });
+  });
+  return () =>
+    runInDurableObject(stub, (_i, state) => {
+      delete (state.storage.sql as { exec?: unknown }).exec;
+    });
 }

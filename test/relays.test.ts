@@ -14,7 +14,16 @@ import { serialize, type ChatMessage } from "../src/protocol";
 import { guestIdFor } from "../src/identity/guest-key";
 import { relayName } from "../src/room/relay-links";
 import { relayFor } from "../src/worker/relay-choice";
-import { api, closeAll, connect, inject, presentCount, uniqueRoom, type Client } from "./helpers";
+import {
+  api,
+  closeAll,
+  connect,
+  failSql,
+  inject,
+  presentCount,
+  uniqueRoom,
+  type Client,
+} from "./helpers";
 import { TEST_HISTORY_LIMIT, TEST_TOKEN } from "./test-env";
 
 interface Stats {
@@ -100,30 +109,6 @@ async function watchRelayJoins(
     return () => (proto.relayJoin = original);
   });
   return { answers, restore };
-}
-
-/**
- * Makes the room's reads of stored messages throw until the returned
- * function runs (as test/storage-failures.test.ts does): a join that still
- * gets its history got it from somewhere else.
- */
-async function historyUnreadable(room: string): Promise<() => Promise<void>> {
-  const stub = env.CHAT_ROOM.getByName(room);
-  await runInDurableObject(stub, (_i, state) => {
-    const sql = state.storage.sql;
-    const exec = sql.exec.bind(sql);
-    Object.defineProperty(sql, "exec", {
-      configurable: true,
-      value: (query: string, ...bindings: unknown[]) => {
-        if (query.includes("FROM messages WHERE id >")) throw new Error("injected: history read");
-        return exec(query, ...bindings);
-      },
-    });
-  });
-  return () =>
-    runInDurableObject(stub, (_i, state) => {
-      delete (state.storage.sql as { exec?: unknown }).exec;
-    });
 }
 
 /** The welcome's history count, its chat frames' ids and bytes: what a resume got. */
@@ -362,7 +347,7 @@ describe("a resume on a relay that holds what was missed", { timeout: 20_000 }, 
     try {
       // A restarted room has no copy in memory: history would come from storage.
       await evictDurableObject(env.CHAT_ROOM.getByName(room));
-      const restore = await historyUnreadable(room);
+      const restore = await failSql(room, "FROM messages WHERE id >");
       let back: Client;
       try {
         back = await connect(room, `guest=${key}&since=3&rich=1`);

@@ -10,30 +10,10 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { mintJoinToken } from "../src/identity/join-token";
-import { api, connect, request, uniqueRoom, wsPath, RELAYS } from "./helpers";
+import { api, connect, failSql, request, uniqueRoom, wsPath, RELAYS } from "./helpers";
 import { TEST_JOIN_SECRET } from "./test-env";
 
 const DAY = 24 * 60 * 60 * 1000;
-
-/** Makes every SQL statement that mentions `fragment` throw, until `restore` is called. */
-async function failSql(room: string, fragment: string): Promise<() => Promise<void>> {
-  const stub = env.CHAT_ROOM.getByName(room);
-  await runInDurableObject(stub, (_i, state) => {
-    const sql = state.storage.sql;
-    const exec = sql.exec.bind(sql);
-    Object.defineProperty(sql, "exec", {
-      configurable: true,
-      value: (query: string, ...bindings: unknown[]) => {
-        if (query.includes(fragment)) throw new Error(`injected failure: ${fragment}`);
-        return exec(query, ...bindings);
-      },
-    });
-  });
-  return () =>
-    runInDurableObject(stub, (_i, state) => {
-      delete (state.storage.sql as { exec?: unknown }).exec;
-    });
-}
 
 async function roomState(room: string) {
   const stats = (await (await api(`/rooms/${encodeURIComponent(room)}`)).json()) as {
